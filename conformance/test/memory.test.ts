@@ -1,0 +1,3 @@
+import { describeConformance } from '../src/vitest.ts';
+
+describeConformance('memory://', { name: 'memory' });

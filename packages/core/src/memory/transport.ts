@@ -1,0 +1,89 @@
+import { ConfigError } from '../errors.ts';
+import type { Capabilities, OutgoingMessage, SubscribeRequest, Transport, TransportSubscription } from '../transport.ts';
+import { MemoryBroker, type MemberHandle } from './broker.ts';
+
+/**
+ * `memory://[name]?partitions=16&maxMessageBytes=1048576` — the embedded broker. Buses opened with the
+ * same name in one process share a broker (`memory://` is the default one). Full semantics: groups,
+ * fan-out, per-key order across instances, redelivery of what an abandoned subscription held.
+ */
+export interface MemoryOptions {
+  /** Partitions per (topic, group); bounds how many instances of a group share the work. @default 16 */
+  partitions: number;
+  /** Largest accepted message, body plus headers. @default 1048576 */
+  maxMessageBytes: number;
+}
+
+const brokers = new Map<string, MemoryBroker>();
+
+export function parseMemoryUrl(url: URL): { name: string; options: MemoryOptions } {
+  const options: MemoryOptions = { partitions: 16, maxMessageBytes: 1_048_576 };
+  for (const [name, value] of url.searchParams) {
+    if (name !== 'partitions' && name !== 'maxMessageBytes') {
+      throw new ConfigError(`memory:// has no option "${name}" — known: partitions, maxMessageBytes`);
+    }
+    const number = Number(value);
+    if (!Number.isInteger(number) || number < 1) throw new ConfigError(`memory:// option ${name} must be a positive integer, got "${value}"`);
+    options[name] = number;
+  }
+  return { name: url.host || 'default', options };
+}
+
+export function createMemoryTransport(url: URL = new URL('memory://')): Transport {
+  const { name, options } = parseMemoryUrl(url);
+  let broker = brokers.get(name);
+  if (!broker) brokers.set(name, (broker = new MemoryBroker(options.partitions)));
+  return new MemoryTransport(broker, options);
+}
+
+class MemoryTransport implements Transport {
+  readonly name = 'memory';
+  readonly capabilities: Capabilities;
+  readonly #broker: MemoryBroker;
+  readonly #members = new Set<MemberHandle>();
+
+  constructor(broker: MemoryBroker, options: MemoryOptions) {
+    this.#broker = broker;
+    this.capabilities = {
+      consumerGroups: true,
+      fanOut: true,
+      orderedByKey: true,
+      orderedByKeyAcrossInstances: true,
+      persistent: true,
+      deadLetter: true,
+      crashRedelivery: true,
+      maxMessageBytes: options.maxMessageBytes,
+    };
+  }
+
+  async connect(): Promise<void> {}
+
+  async publish(message: OutgoingMessage): Promise<void> {
+    this.#broker.publish(message);
+  }
+
+  async provision(topic: string, groups: string[]): Promise<void> {
+    for (const group of groups) this.#broker.ensureGroup(topic, group);
+  }
+
+  async subscribe(request: SubscribeRequest): Promise<TransportSubscription> {
+    const member = this.#broker.join(request.topic, request.group, request.maxInFlight, (d) => request.onDelivery(d));
+    this.#members.add(member);
+    return {
+      stop: async () => member.stop(),
+      close: async () => {
+        member.leave();
+        this.#members.delete(member);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const member of this.#members) member.leave();
+    this.#members.clear();
+  }
+
+  async simulateCrash(): Promise<void> {
+    await this.close();
+  }
+}
