@@ -9,7 +9,8 @@ import { OmnibusError } from '@omnibus/core';
 import { formatJunit, formatTable, summaryLine, tableRow } from './report.ts';
 import { runConformance } from './runner.ts';
 
-const usage = 'usage: pnpm conformance <broker-url> [--reporter table|json|junit] [--out FILE] [--only NAME[,NAME]]';
+const usage =
+  'usage: pnpm conformance <broker-url> [--reporter table|json|junit] [--out FILE] [--only NAME[,NAME]]';
 
 async function main(): Promise<number> {
   let parsed: ReturnType<typeof parse>;
@@ -31,7 +32,12 @@ async function main(): Promise<number> {
     only: values.only?.split(','),
     onResult: live ? (r) => console.log(tableRow(r)) : undefined,
   });
-  const output = reporter === 'json' ? `${JSON.stringify(report, null, 2)}\n` : reporter === 'junit' ? formatJunit(report) : `${formatTable(report)}\n`;
+  const output =
+    reporter === 'json'
+      ? `${JSON.stringify(report, null, 2)}\n`
+      : reporter === 'junit'
+        ? formatJunit(report)
+        : `${formatTable(report)}\n`;
   if (values.out) {
     writeFileSync(values.out, output);
     console.log(`${reporter} report written to ${values.out}`);

@@ -79,7 +79,8 @@ export class CaseContext {
   async waitFor(done: () => boolean, waiting: () => string, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!done()) {
-      if (Date.now() > deadline) throw new ConformanceFailure(`timed out after ${timeoutMs} ms: ${waiting()}`);
+      if (Date.now() > deadline)
+        throw new ConformanceFailure(`timed out after ${timeoutMs} ms: ${waiting()}`);
       await sleep(25);
     }
   }
@@ -94,7 +95,10 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 
 async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([promise.catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  await Promise.race([
+    promise.catch(() => {}),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
   clearTimeout(timer);
 }
 

@@ -22,10 +22,15 @@ export function summaryLine(report: ConformanceReport): string {
 }
 
 export function formatJunit(report: ConformanceReport): string {
-  const esc = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
+  const esc = (s: string) =>
+    s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
   const cases = report.cases.map((r) => {
     const inner =
-      r.status === 'failed' ? `<failure message="${esc(r.error ?? '')}"/>` : r.status === 'skipped' ? `<skipped message="${esc(r.skippedBecause ?? '')}"/>` : '';
+      r.status === 'failed'
+        ? `<failure message="${esc(r.error ?? '')}"/>`
+        : r.status === 'skipped'
+          ? `<skipped message="${esc(r.skippedBecause ?? '')}"/>`
+          : '';
     return `  <testcase classname="conformance.${esc(report.adapter)}" name="${esc(r.name)}" time="${(r.durationMs / 1000).toFixed(3)}">${inner}</testcase>`;
   });
   const { passed, failed, skipped } = report.summary;

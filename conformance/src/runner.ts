@@ -36,7 +36,11 @@ export function missingCapability(testCase: ConformanceCase, capabilities: Capab
 }
 
 /** Runs one case against `url` with a fresh context; never throws, returns the result. */
-export async function runCase(url: string, testCase: ConformanceCase, capabilities: Capabilities): Promise<CaseResult> {
+export async function runCase(
+  url: string,
+  testCase: ConformanceCase,
+  capabilities: Capabilities,
+): Promise<CaseResult> {
   const base = { name: testCase.name, capability: testCase.requires };
   const skippedBecause = missingCapability(testCase, capabilities);
   if (skippedBecause) return { ...base, status: 'skipped', durationMs: 0, skippedBecause };
@@ -47,7 +51,10 @@ export async function runCase(url: string, testCase: ConformanceCase, capabiliti
     await Promise.race([
       testCase.run(ctx),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`case did not finish within ${testCase.timeoutMs} ms`)), testCase.timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`case did not finish within ${testCase.timeoutMs} ms`)),
+          testCase.timeoutMs,
+        );
       }),
     ]);
     return { ...base, status: 'passed', durationMs: Math.round(performance.now() - started) };
@@ -65,7 +72,9 @@ export async function runConformance(
   options: { only?: string[]; onResult?: (result: CaseResult) => void } = {},
 ): Promise<ConformanceReport> {
   const { adapter, capabilities } = await probe(url);
-  const cases = options.only?.length ? allCases.filter((c) => options.only!.some((name) => c.name.includes(name))) : allCases;
+  const cases = options.only?.length
+    ? allCases.filter((c) => options.only!.some((name) => c.name.includes(name)))
+    : allCases;
   const results: CaseResult[] = [];
   for (const testCase of cases) {
     const result = await runCase(url, testCase, capabilities);

@@ -8,7 +8,10 @@ const roundTrip: ConformanceCase = {
   async run(ctx) {
     const contract = testContract(ctx.topic());
     const bus = await ctx.bus();
-    const received = new Map<string, { event: unknown; key?: string; headers: Record<string, string>; type: string; time: Date }>();
+    const received = new Map<
+      string,
+      { event: unknown; key?: string; headers: Record<string, string>; type: string; time: Date }
+    >();
     await bus.subscribe(contract, { group: 'g' }, (event, c) => {
       received.set(c.id, { event, key: c.key, headers: c.headers, type: c.type, time: c.time });
     });
@@ -17,18 +20,34 @@ const roundTrip: ConformanceCase = {
     for (let seq = 0; seq < 100; seq++) {
       const key = `k${seq % 7}`;
       const time = new Date(Date.UTC(2026, 0, 1, 0, 0, seq));
-      const { id } = await bus.publish(contract, { seq, key, payload: `payload ${seq} ✓` }, { key, headers, time });
+      const { id } = await bus.publish(
+        contract,
+        { seq, key, payload: `payload ${seq} ✓` },
+        { key, headers, time },
+      );
       sent.set(id, { seq, key, time });
     }
-    await ctx.waitFor(() => received.size >= 100, () => `${100 - received.size} of 100 events not received`);
+    await ctx.waitFor(
+      () => received.size >= 100,
+      () => `${100 - received.size} of 100 events not received`,
+    );
     for (const [id, s] of sent) {
       const r = received.get(id);
       check(r, () => `event ${id} (seq ${s.seq}) never arrived`);
-      check(JSON.stringify(r.event) === JSON.stringify({ seq: s.seq, key: s.key, payload: `payload ${s.seq} ✓` }), () => `payload of seq ${s.seq} changed: ${JSON.stringify(r.event)}`);
+      check(
+        JSON.stringify(r.event) === JSON.stringify({ seq: s.seq, key: s.key, payload: `payload ${s.seq} ✓` }),
+        () => `payload of seq ${s.seq} changed: ${JSON.stringify(r.event)}`,
+      );
       check(r.key === s.key, () => `key of seq ${s.seq}: expected ${s.key}, got ${r.key}`);
       check(r.type === contract.type, () => `type: got ${r.type}`);
-      check(r.time.getTime() === s.time.getTime(), () => `time of seq ${s.seq}: expected ${s.time.toISOString()}, got ${r.time}`);
-      check(JSON.stringify(r.headers) === JSON.stringify(headers), () => `headers of seq ${s.seq}: ${JSON.stringify(r.headers)}`);
+      check(
+        r.time.getTime() === s.time.getTime(),
+        () => `time of seq ${s.seq}: expected ${s.time.toISOString()}, got ${r.time}`,
+      );
+      check(
+        JSON.stringify(r.headers) === JSON.stringify(headers),
+        () => `headers of seq ${s.seq}: ${JSON.stringify(r.headers)}`,
+      );
     }
   },
 };
@@ -48,9 +67,15 @@ const topicIsolation: ConformanceCase = {
       await bus.publish(a, { seq: i, key: 'a', payload: 'A' });
       await bus.publish(b, { seq: i, key: 'b', payload: 'B' });
     }
-    await ctx.waitFor(() => seen.length >= 50, () => `${seen.length} of 50 topic-B events received`);
+    await ctx.waitFor(
+      () => seen.length >= 50,
+      () => `${seen.length} of 50 topic-B events received`,
+    );
     await sleep(500); // absence check: give stray topic-A events time to show up
-    check(seen.every((p) => p === 'B') && seen.length === 50, () => `subscriber of B saw ${seen.filter((p) => p === 'A').length} topic-A events`);
+    check(
+      seen.every((p) => p === 'B') && seen.length === 50,
+      () => `subscriber of B saw ${seen.filter((p) => p === 'A').length} topic-A events`,
+    );
   },
 };
 
@@ -69,7 +94,10 @@ const largeAndEmpty: ConformanceCase = {
     const size = (n: number): number => {
       try {
         const m = bus.encode(contract, { seq: 1, key: 'k', payload: 'x'.repeat(n) }, options);
-        return m.body.byteLength + Object.entries(m.headers).reduce((s, [k, v]) => s + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+        return (
+          m.body.byteLength +
+          Object.entries(m.headers).reduce((s, [k, v]) => s + Buffer.byteLength(k) + Buffer.byteLength(v), 0)
+        );
       } catch (error) {
         if (error instanceof MessageTooLargeError) return error.bytes;
         throw error;
@@ -79,7 +107,10 @@ const largeAndEmpty: ConformanceCase = {
     let length = Math.max(0, limit - size(0));
     while (length > 0 && size(length) > limit) length--;
     while (size(length + 1) <= limit) length++;
-    check(size(length) >= limit - 2, () => `could not build a message at the limit (${size(length)} of ${limit})`);
+    check(
+      size(length) >= limit - 2,
+      () => `could not build a message at the limit (${size(length)} of ${limit})`,
+    );
     await bus.publish(contract, { seq: 0, key: 'k', payload: '' }, { key: 'k' });
     await bus.publish(contract, { seq: 1, key: 'k', payload: 'x'.repeat(length) }, options);
     let rejected: unknown;
@@ -88,11 +119,20 @@ const largeAndEmpty: ConformanceCase = {
     } catch (error) {
       rejected = error;
     }
-    check(rejected instanceof MessageTooLargeError, () => `an over-limit event was not rejected with MessageTooLargeError: ${rejected}`);
+    check(
+      rejected instanceof MessageTooLargeError,
+      () => `an over-limit event was not rejected with MessageTooLargeError: ${rejected}`,
+    );
     check(/bytes/.test((rejected as Error).message), () => 'the size error does not say the size');
-    await ctx.waitFor(() => got.length >= 2, () => `${got.length} of 2 events (empty, at-limit) received`);
+    await ctx.waitFor(
+      () => got.length >= 2,
+      () => `${got.length} of 2 events (empty, at-limit) received`,
+    );
     await sleep(300);
-    check(got.length === 2 && got[0] === '' && got[1]!.length === length, () => `received ${got.length} events, lengths ${got.map((p) => p.length)}`);
+    check(
+      got.length === 2 && got[0] === '' && got[1]!.length === length,
+      () => `received ${got.length} events, lengths ${got.map((p) => p.length)}`,
+    );
   },
 };
 
@@ -111,12 +151,24 @@ const invalidPayload: ConformanceCase = {
     } catch (e) {
       error = e;
     }
-    check(error instanceof ValidationError && error.code === 'VALIDATION', () => `expected ValidationError, got ${error}`);
-    check(error.issues.some((i) => i.path.join('.') === 'payload') && /payload/.test(error.message), () => `error does not name the field: ${error.message}`);
+    check(
+      error instanceof ValidationError && error.code === 'VALIDATION',
+      () => `expected ValidationError, got ${error}`,
+    );
+    check(
+      error.issues.some((i) => i.path.join('.') === 'payload') && /payload/.test(error.message),
+      () => `error does not name the field: ${error.message}`,
+    );
     await bus.publish(contract, { seq: 2, key: 'k', payload: 'valid' });
-    await ctx.waitFor(() => got.length >= 1, () => 'the valid marker event never arrived');
+    await ctx.waitFor(
+      () => got.length >= 1,
+      () => 'the valid marker event never arrived',
+    );
     await sleep(300);
-    check(JSON.stringify(got) === '[2]', () => `the broker received an invalid event: ${JSON.stringify(got)}`);
+    check(
+      JSON.stringify(got) === '[2]',
+      () => `the broker received an invalid event: ${JSON.stringify(got)}`,
+    );
   },
 };
 
@@ -135,7 +187,11 @@ const throughputSmoke: ConformanceCase = {
       if (ids.length === 500) for (const { id } of await Promise.all(ids.splice(0))) ledger.published.add(id);
     }
     for (const { id } of await Promise.all(ids)) ledger.published.add(id);
-    await ctx.waitFor(() => ledger.done(), () => ledger.describe(), 240_000);
+    await ctx.waitFor(
+      () => ledger.done(),
+      () => ledger.describe(),
+      240_000,
+    );
   },
 };
 

@@ -2,7 +2,15 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { IdempotencyStore } from '@omnibus/core';
 import { MemoryIdempotencyStore } from '@omnibus/core';
-import { type CaseContext, type ConformanceCase, check, Ledger, publishKeyed, sleep, testContract } from '../harness.ts';
+import {
+  type CaseContext,
+  type ConformanceCase,
+  check,
+  Ledger,
+  publishKeyed,
+  sleep,
+  testContract,
+} from '../harness.ts';
 
 const atLeastOnceThrow: ConformanceCase = {
   name: 'at-least-once-throw',
@@ -19,16 +27,32 @@ const atLeastOnceThrow: ConformanceCase = {
       ledger.complete(c.id);
     });
     await publishKeyed(bus, contract, 300, 10, ledger);
-    await ctx.waitFor(() => ledger.done(), () => ledger.describe());
-    check(attempts.get(0) === 2 && attempts.get(3) === 2, () => `failed events were not retried with attempt 2: ${attempts.get(0)}`);
+    await ctx.waitFor(
+      () => ledger.done(),
+      () => ledger.describe(),
+    );
+    check(
+      attempts.get(0) === 2 && attempts.get(3) === 2,
+      () => `failed events were not retried with attempt 2: ${attempts.get(0)}`,
+    );
   },
 };
 
 /** Starts a subscriber in a child process, waits until it holds events unacked, SIGKILLs it. */
-async function crashChild(ctx: CaseContext, topic: string, group: string, ledger: Ledger, publish: () => Promise<void>) {
-  const child = fork(fileURLToPath(new URL('../crash-child.ts', import.meta.url)), [ctx.url, topic, group, '20'], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+async function crashChild(
+  ctx: CaseContext,
+  topic: string,
+  group: string,
+  ledger: Ledger,
+  publish: () => Promise<void>,
+) {
+  const child = fork(
+    fileURLToPath(new URL('../crash-child.ts', import.meta.url)),
+    [ctx.url, topic, group, '20'],
+    {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
   ctx.onCleanup(() => child.kill('SIGKILL'));
   const holding = new Set<string>();
   let ready = false;
@@ -38,9 +62,17 @@ async function crashChild(ctx: CaseContext, topic: string, group: string, ledger
     if (m.done) ledger.complete(m.done);
     if (m.holding) holding.add(m.holding);
   });
-  await ctx.waitFor(() => ready, () => 'child subscriber never became ready', 60_000);
+  await ctx.waitFor(
+    () => ready,
+    () => 'child subscriber never became ready',
+    60_000,
+  );
   await publish();
-  await ctx.waitFor(() => ledger.completed.size >= 20 && holding.size >= 1, () => `child completed ${ledger.completed.size}/20 and holds ${holding.size} events`, 60_000);
+  await ctx.waitFor(
+    () => ledger.completed.size >= 20 && holding.size >= 1,
+    () => `child completed ${ledger.completed.size}/20 and holds ${holding.size} events`,
+    60_000,
+  );
   await sleep(200); // let it take a few more events it will never finish
   child.kill('SIGKILL');
   await exited;
@@ -69,16 +101,32 @@ const atLeastOnceCrash: ConformanceCase = {
         await new Promise(() => {});
       });
       await publishKeyed(publisher, contract, 200, 10, ledger);
-      await ctx.waitFor(() => holding.size >= 1, () => `doomed instance holds ${holding.size} events`);
+      await ctx.waitFor(
+        () => holding.size >= 1,
+        () => `doomed instance holds ${holding.size} events`,
+      );
       await sleep(200);
       await ctx.crash(doomed);
     } else {
-      holding = await crashChild(ctx, topic, 'crashy', ledger, async () => void (await publishKeyed(publisher, contract, 200, 10, ledger)));
+      holding = await crashChild(
+        ctx,
+        topic,
+        'crashy',
+        ledger,
+        async () => void (await publishKeyed(publisher, contract, 200, 10, ledger)),
+      );
     }
     const survivor = await ctx.bus();
     await survivor.subscribe(contract, { group: 'crashy' }, (_e, c) => ledger.complete(c.id));
-    await ctx.waitFor(() => ledger.done(), () => `after the crash: ${ledger.describe()}`, 150_000);
-    check([...holding].every((id) => ledger.completed.has(id)), () => 'events held by the killed instance were lost');
+    await ctx.waitFor(
+      () => ledger.done(),
+      () => `after the crash: ${ledger.describe()}`,
+      150_000,
+    );
+    check(
+      [...holding].every((id) => ledger.completed.has(id)),
+      () => 'events held by the killed instance were lost',
+    );
   },
 };
 
@@ -92,28 +140,58 @@ const retryThenDeadLetter: ConformanceCase = {
     const attempts: { attempt: number; at: number }[] = [];
     const done = new Map<number, number>();
     const backoff = { initialDelayMs: 150, multiplier: 2, jitter: 0 };
-    await bus.subscribe(contract, { group: 'g', maxAttempts: 3, backoff, concurrency: 4 }, async (event, c) => {
-      if (event.payload === 'poison') {
-        attempts.push({ attempt: c.attempt, at: Date.now() });
-        throw new Error('poison event: always fails');
-      }
-      done.set(event.seq, Date.now());
-    });
-    const letters: { at: number; error: string; attempts: number; reason: string; headers: Record<string, string> }[] = [];
+    await bus.subscribe(
+      contract,
+      { group: 'g', maxAttempts: 3, backoff, concurrency: 4 },
+      async (event, c) => {
+        if (event.payload === 'poison') {
+          attempts.push({ attempt: c.attempt, at: Date.now() });
+          throw new Error('poison event: always fails');
+        }
+        done.set(event.seq, Date.now());
+      },
+    );
+    const letters: {
+      at: number;
+      error: string;
+      attempts: number;
+      reason: string;
+      headers: Record<string, string>;
+    }[] = [];
     await bus.subscribeDeadLetters(contract, {}, (l) => void letters.push({ ...l, at: Date.now() }));
-    await bus.publish(contract, { seq: 0, key: 'p', payload: 'poison' }, { key: 'p', headers: { 'x-origin': 'conformance' } });
+    await bus.publish(
+      contract,
+      { seq: 0, key: 'p', payload: 'poison' },
+      { key: 'p', headers: { 'x-origin': 'conformance' } },
+    );
     await bus.publish(contract, { seq: 1, key: 'p', payload: 'after poison, same key' }, { key: 'p' });
-    for (let seq = 2; seq < 12; seq++) await bus.publish(contract, { seq, key: `other${seq}`, payload: 'ok' }, { key: `other${seq}` });
-    await ctx.waitFor(() => letters.length >= 1 && done.size >= 11, () => `${letters.length}/1 dead letters, ${done.size}/11 other events`);
-    check(JSON.stringify(attempts.map((a) => a.attempt)) === '[1,2,3]', () => `attempts seen: ${JSON.stringify(attempts.map((a) => a.attempt))}`);
+    for (let seq = 2; seq < 12; seq++)
+      await bus.publish(contract, { seq, key: `other${seq}`, payload: 'ok' }, { key: `other${seq}` });
+    await ctx.waitFor(
+      () => letters.length >= 1 && done.size >= 11,
+      () => `${letters.length}/1 dead letters, ${done.size}/11 other events`,
+    );
+    check(
+      JSON.stringify(attempts.map((a) => a.attempt)) === '[1,2,3]',
+      () => `attempts seen: ${JSON.stringify(attempts.map((a) => a.attempt))}`,
+    );
     const gaps = attempts.slice(1).map((a, i) => a.at - attempts[i]!.at);
-    check(gaps[0]! >= 140 && gaps[1]! >= 290, () => `backoff not respected: gaps ${gaps.join(', ')} ms, expected ≥150 then ≥300`);
+    check(
+      gaps[0]! >= 140 && gaps[1]! >= 290,
+      () => `backoff not respected: gaps ${gaps.join(', ')} ms, expected ≥150 then ≥300`,
+    );
     const letter = letters[0]!;
-    check(letter.reason === 'max-attempts' && letter.attempts === 3 && /always fails/.test(letter.error), () => `dead letter: ${JSON.stringify(letter)}`);
+    check(
+      letter.reason === 'max-attempts' && letter.attempts === 3 && /always fails/.test(letter.error),
+      () => `dead letter: ${JSON.stringify(letter)}`,
+    );
     check(letter.headers['x-origin'] === 'conformance', () => 'dead letter lost the original headers');
     const others = [...done].filter(([seq]) => seq >= 2).map(([, at]) => at);
     check(Math.max(...others) < attempts[2]!.at, () => 'other keys waited for the poison event');
-    check(done.get(1)! >= attempts[2]!.at, () => 'the next event of the poison key ran before the poison event was dead-lettered');
+    check(
+      done.get(1)! >= attempts[2]!.at,
+      () => 'the next event of the poison key ran before the poison event was dead-lettered',
+    );
   },
 };
 
@@ -136,7 +214,10 @@ const idempotent: ConformanceCase = {
     await publisher.publish(contract, { seq: 1, key: 'k', payload: 'dup' }, { key: 'k', id: dupId });
     await publisher.publish(contract, { seq: 1, key: 'k', payload: 'dup' }, { key: 'k', id: dupId });
     await publisher.publish(contract, { seq: 2, key: 'k', payload: 'marker' }, { key: 'k' });
-    await ctx.waitFor(() => effects.size >= 2, () => `${effects.size}/2 distinct events handled`);
+    await ctx.waitFor(
+      () => effects.size >= 2,
+      () => `${effects.size}/2 distinct events handled`,
+    );
     check(effects.get(dupId) === 1, () => `duplicate publish ran the handler ${effects.get(dupId)} times`);
     await first.close();
     // 2. Crash between the side effect (recorded) and the ack: the redelivery must not run it again.
@@ -153,9 +234,16 @@ const idempotent: ConformanceCase = {
         await new Promise(() => {}); // the ack never happens
       },
     };
-    await crashing.subscribe(contract, { group: 'once', idempotency: { store: crashAfterRecord } }, (_e, c) => void effect(c.id));
+    await crashing.subscribe(
+      contract,
+      { group: 'once', idempotency: { store: crashAfterRecord } },
+      (_e, c) => void effect(c.id),
+    );
     await publisher.publish(contract, { seq: 3, key: 'k', payload: 'crash' }, { key: 'k', id: crashId });
-    await ctx.waitFor(() => crashed, () => 'the crashing instance never handled the event');
+    await ctx.waitFor(
+      () => crashed,
+      () => 'the crashing instance never handled the event',
+    );
     const acked: string[] = [];
     const survivor = await ctx.bus();
     await survivor.subscribe(contract, { group: 'once', idempotency: { store } }, (_e, c) => {
@@ -163,8 +251,15 @@ const idempotent: ConformanceCase = {
       acked.push(c.id);
     });
     await publisher.publish(contract, { seq: 4, key: 'k', payload: 'after' }, { key: 'k' });
-    await ctx.waitFor(() => acked.length >= 1, () => 'survivor never received the event after the crash', 90_000);
-    check(effects.get(crashId) === 1, () => `redelivery after crash ran the handler ${effects.get(crashId)} times`);
+    await ctx.waitFor(
+      () => acked.length >= 1,
+      () => 'survivor never received the event after the crash',
+      90_000,
+    );
+    check(
+      effects.get(crashId) === 1,
+      () => `redelivery after crash ran the handler ${effects.get(crashId)} times`,
+    );
   },
 };
 
@@ -185,7 +280,10 @@ const concurrencyLimit: ConformanceCase = {
       handled++;
     });
     await publishKeyed(bus, contract, 90, 90);
-    await ctx.waitFor(() => handled >= 90, () => `${handled}/90 handled`);
+    await ctx.waitFor(
+      () => handled >= 90,
+      () => `${handled}/90 handled`,
+    );
     check(peak <= 3, () => `${peak} handlers ran at once with concurrency 3`);
     check(peak > 1, () => 'handlers never ran concurrently (peak 1) with concurrency 3');
   },
@@ -209,7 +307,10 @@ const gracefulClose: ConformanceCase = {
       finished.add(event.seq);
     });
     await publishKeyed(bus, contract, 20, 20);
-    await ctx.waitFor(() => started.size >= 4, () => `${started.size}/4 handlers started`);
+    await ctx.waitFor(
+      () => started.size >= 4,
+      () => `${started.size}/4 handlers started`,
+    );
     let closed = false;
     const closing = sub.close().then(() => (closed = true));
     await sleep(300);
@@ -217,7 +318,10 @@ const gracefulClose: ConformanceCase = {
     release();
     await closing;
     await sub.close(); // twice is harmless
-    check(finished.size === started.size, () => `close() did not wait: ${finished.size} of ${started.size} finished`);
+    check(
+      finished.size === started.size,
+      () => `close() did not wait: ${finished.size} of ${started.size} finished`,
+    );
     const completedBeforeClose = new Set(finished);
     const redelivered: number[] = [];
     const rest = new Set<number>();
@@ -226,7 +330,11 @@ const gracefulClose: ConformanceCase = {
       if (completedBeforeClose.has(event.seq)) redelivered.push(event.seq);
       rest.add(event.seq);
     });
-    await ctx.waitFor(() => rest.size + completedBeforeClose.size >= 20, () => `${20 - rest.size - completedBeforeClose.size} unfinished events were not redelivered`, 100_000);
+    await ctx.waitFor(
+      () => rest.size + completedBeforeClose.size >= 20,
+      () => `${20 - rest.size - completedBeforeClose.size} unfinished events were not redelivered`,
+      100_000,
+    );
     check(redelivered.length === 0, () => `events completed before close were redelivered: ${redelivered}`);
     await bus.close();
     await bus.close();
@@ -240,4 +348,11 @@ const gracefulClose: ConformanceCase = {
   },
 };
 
-export const deliveryCases = [atLeastOnceThrow, atLeastOnceCrash, retryThenDeadLetter, idempotent, concurrencyLimit, gracefulClose];
+export const deliveryCases = [
+  atLeastOnceThrow,
+  atLeastOnceCrash,
+  retryThenDeadLetter,
+  idempotent,
+  concurrencyLimit,
+  gracefulClose,
+];

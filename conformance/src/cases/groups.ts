@@ -21,8 +21,15 @@ const competing: ConformanceCase = {
       ledger.complete(c.id);
     });
     await publishKeyed(publisher, contract, 1000, 1000, ledger);
-    await ctx.waitFor(() => ledger.done(), () => ledger.describe(), 100_000);
-    check(perInstance.a > 0 && perInstance.b > 0, () => `one instance did all the work: ${JSON.stringify(perInstance)}`);
+    await ctx.waitFor(
+      () => ledger.done(),
+      () => ledger.describe(),
+      100_000,
+    );
+    check(
+      perInstance.a > 0 && perInstance.b > 0,
+      () => `one instance did all the work: ${JSON.stringify(perInstance)}`,
+    );
   },
 };
 
@@ -42,7 +49,10 @@ const fanOut: ConformanceCase = {
       a.published.add(id);
       b.published.add(id);
     }
-    await ctx.waitFor(() => a.done() && b.done(), () => `group-a: ${a.describe()}; group-b: ${b.describe()}`);
+    await ctx.waitFor(
+      () => a.done() && b.done(),
+      () => `group-a: ${a.describe()}; group-b: ${b.describe()}`,
+    );
   },
 };
 
@@ -57,7 +67,10 @@ const persistent: ConformanceCase = {
     const ledger = new Ledger();
     for (const { id } of await publishKeyed(bus, contract, 50, 5)) ledger.published.add(id);
     await bus.subscribe(contract, { group: 'late' }, (_e, c) => ledger.complete(c.id));
-    await ctx.waitFor(() => ledger.done(), () => ledger.describe());
+    await ctx.waitFor(
+      () => ledger.done(),
+      () => ledger.describe(),
+    );
   },
 };
 

@@ -6,4 +6,10 @@ import { orderingCases } from './ordering.ts';
 import { schemaCases } from './schema.ts';
 
 /** Every case, in the order reports list them. */
-export const allCases: ConformanceCase[] = [...basicCases, ...schemaCases, ...groupCases, ...orderingCases, ...deliveryCases];
+export const allCases: ConformanceCase[] = [
+  ...basicCases,
+  ...schemaCases,
+  ...groupCases,
+  ...orderingCases,
+  ...deliveryCases,
+];

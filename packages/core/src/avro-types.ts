@@ -8,7 +8,10 @@
  * record→object. Logical types: timestamp-millis, timestamp-micros, date→Date; uuid→string;
  * decimal→string (exact, e.g. "12.30"). A reference to a named type by name maps to `unknown`.
  */
-export type AvroSchema = string | readonly AvroSchema[] | { readonly type: unknown; readonly [k: string]: unknown };
+export type AvroSchema =
+  | string
+  | readonly AvroSchema[]
+  | { readonly type: unknown; readonly [k: string]: unknown };
 
 type Primitive<T> = T extends 'null'
   ? null
@@ -32,8 +35,16 @@ type Field = { readonly name: string; readonly type: unknown; readonly default?:
 
 type RecordValue<F extends readonly Field[], Input extends boolean> = Input extends true
   ? Simplify<
-      { -readonly [K in F[number] as K extends { default: unknown } ? never : K['name']]: Value<K['type'], true> } & {
-        -readonly [K in F[number] as K extends { default: unknown } ? K['name'] : never]?: Value<K['type'], true>;
+      {
+        -readonly [K in F[number] as K extends { default: unknown } ? never : K['name']]: Value<
+          K['type'],
+          true
+        >;
+      } & {
+        -readonly [K in F[number] as K extends { default: unknown } ? K['name'] : never]?: Value<
+          K['type'],
+          true
+        >;
       }
     >
   : { -readonly [K in F[number] as K['name']]: Value<K['type'], false> };
@@ -52,7 +63,9 @@ export type Value<S, Input extends boolean> = S extends string
         : S extends { readonly type: 'enum'; readonly symbols: readonly (infer Sym)[] }
           ? Sym
           : S extends { readonly type: 'array'; readonly items: infer I }
-            ? Value<I, Input>[]
+            ? Input extends true
+              ? readonly Value<I, Input>[]
+              : Value<I, Input>[]
             : S extends { readonly type: 'map'; readonly values: infer V }
               ? Record<string, Value<V, Input>>
               : S extends { readonly type: 'fixed' }

@@ -99,8 +99,14 @@ export class Bus {
   encode<T, In>(contract: EventContract<T, In>, payload: In, options: PublishOptions = {}): OutgoingMessage {
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(options.headers ?? {})) {
-      if (isReservedHeader(name)) throw new ValidationError(contract.type, [{ path: ['headers', name], message: 'reserved header name' }]);
-      if (typeof value !== 'string') throw new ValidationError(contract.type, [{ path: ['headers', name], message: 'header values must be strings' }]);
+      if (isReservedHeader(name))
+        throw new ValidationError(contract.type, [
+          { path: ['headers', name], message: 'reserved header name' },
+        ]);
+      if (typeof value !== 'string')
+        throw new ValidationError(contract.type, [
+          { path: ['headers', name], message: 'header values must be strings' },
+        ]);
       headers[name] = value;
     }
     const body = contract.encode(payload);
@@ -126,7 +132,11 @@ export class Bus {
   }
 
   /** Validates, encodes and publishes one event; resolves when the broker has it. */
-  async publish<T, In>(contract: EventContract<T, In>, payload: In, options: PublishOptions = {}): Promise<{ id: string }> {
+  async publish<T, In>(
+    contract: EventContract<T, In>,
+    payload: In,
+    options: PublishOptions = {},
+  ): Promise<{ id: string }> {
     this.#assertOpen();
     const message = this.encode(contract, payload, options);
     await this.transport.publish(message);
@@ -143,14 +153,21 @@ export class Bus {
    * Creates the broker resources for `contract` so that events published from now on are kept for each
    * group even before it first subscribes, plus the dead-letter topic and its reader group.
    */
-  async provision(contract: EventContract<unknown, never> | { topic: string }, options: { groups: string[]; deadLetterTopic?: string }): Promise<void> {
+  async provision(
+    contract: EventContract<unknown, never> | { topic: string },
+    options: { groups: string[]; deadLetterTopic?: string },
+  ): Promise<void> {
     this.#assertOpen();
     await this.#provision(contract.topic, options.groups);
     await this.#provision(options.deadLetterTopic ?? `${contract.topic}.dlq`, [DEFAULT_DEAD_LETTER_GROUP]);
   }
 
   /** Consumes events of `contract`. Returning acks; throwing retries with backoff, then dead-letters. */
-  async subscribe<T, In>(contract: EventContract<T, In>, options: SubscribeOptions, handler: Handler<T>): Promise<Subscription> {
+  async subscribe<T, In>(
+    contract: EventContract<T, In>,
+    options: SubscribeOptions,
+    handler: Handler<T>,
+  ): Promise<Subscription> {
     this.#assertOpen();
     const o = parseSubscribeOptions(options);
     const topic = contract.topic;
@@ -162,10 +179,21 @@ export class Bus {
         const event = contract.decode(delivery.body, attrs[WRITER_SCHEMA_HEADER]);
         const id = attrs.ce_id;
         if (!id || attrs.ce_type !== contract.type) {
-          throw new DecodeError(`event on ${topic} lacks a ce_id or has type "${attrs.ce_type}" instead of "${contract.type}"`);
+          throw new DecodeError(
+            `event on ${topic} lacks a ce_id or has type "${attrs.ce_type}" instead of "${contract.type}"`,
+          );
         }
         const time = new Date(attrs.ce_time ?? Number.NaN);
-        const context = { id, type: contract.type, source: attrs.ce_source ?? '', time, key: delivery.key, headers: user, topic, group: o.group };
+        const context = {
+          id,
+          type: contract.type,
+          source: attrs.ce_source ?? '',
+          time,
+          key: delivery.key,
+          headers: user,
+          topic,
+          group: o.group,
+        };
         return { value: { event, context }, id };
       },
       run: ({ event, context }, _delivery, attempt) => handler(event, { ...context, attempt }),
@@ -182,11 +210,17 @@ export class Bus {
     const topic = options.deadLetterTopic ?? `${contract.topic}.dlq`;
     const group = options.group ?? DEFAULT_DEAD_LETTER_GROUP;
     await this.#provision(topic, [group]);
-    const o = parseSubscribeOptions({ group, concurrency: options.concurrency, maxAttempts: Number.MAX_SAFE_INTEGER });
+    const o = parseSubscribeOptions({
+      group,
+      concurrency: options.concurrency,
+      maxAttempts: Number.MAX_SAFE_INTEGER,
+    });
     return this.#consume<DeadLetter>(topic, o, undefined, {
       prepare: (delivery) => {
         const h = delivery.headers;
-        const headers = Object.fromEntries(Object.entries(h).filter(([name]) => !name.startsWith('omnibus-dead-letter-')));
+        const headers = Object.fromEntries(
+          Object.entries(h).filter(([name]) => !name.startsWith('omnibus-dead-letter-')),
+        );
         return {
           id: undefined,
           value: {
@@ -209,7 +243,10 @@ export class Bus {
     topic: string,
     o: SubscribeOptions,
     deadLetterTopic: string | undefined,
-    steps: { prepare(delivery: Delivery): { value: P; id: string | undefined }; run(value: P, delivery: Delivery, attempt: number): Promise<void> | void },
+    steps: {
+      prepare(delivery: Delivery): { value: P; id: string | undefined };
+      run(value: P, delivery: Delivery, attempt: number): Promise<void> | void;
+    },
   ): Promise<Subscription> {
     const concurrency = o.concurrency ?? 8;
     const idempotency = o.idempotency;
@@ -267,7 +304,9 @@ export class Bus {
  * `BROKER_URL` (default `memory://`). Connection errors are typed and never contain credentials.
  */
 export async function createBus(urlOrOptions?: string | BusOptions): Promise<Bus> {
-  const options = parseBusOptions(typeof urlOrOptions === 'string' ? { url: urlOrOptions } : (urlOrOptions ?? {}));
+  const options = parseBusOptions(
+    typeof urlOrOptions === 'string' ? { url: urlOrOptions } : (urlOrOptions ?? {}),
+  );
   const url = options.url ?? process.env.BROKER_URL ?? 'memory://';
   const transport = options.transport ?? (await createTransport(url));
   try {

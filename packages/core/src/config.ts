@@ -32,7 +32,10 @@ export function parseBrokerUrl(text: string): URL {
   try {
     url = new URL(text);
   } catch (cause) {
-    throw new ConfigError(`broker URL ${redactUrl(text)} is not a URL — expected e.g. kafka://127.0.0.1:9092 or memory://`, { cause });
+    throw new ConfigError(
+      `broker URL ${redactUrl(text)} is not a URL — expected e.g. kafka://127.0.0.1:9092 or memory://`,
+      { cause },
+    );
   }
   return url;
 }
@@ -68,5 +71,8 @@ async function loadAdapter(scheme: string, packageName: string): Promise<Transpo
 
 function isMissing(error: unknown, packageName: string): boolean {
   const e = error as { code?: string; message?: string };
-  return (e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND') && (e.message ?? '').includes(packageName);
+  return (
+    (e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND') &&
+    (e.message ?? '').includes(packageName)
+  );
 }

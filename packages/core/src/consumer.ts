@@ -62,9 +62,9 @@ export class Consumer<P> {
       void delivery.release().catch((error) => this.#settings.onError(error));
       return Promise.resolve();
     }
-    const work = this.#scheduler.schedule(delivery.key, (slots) => this.#process(delivery, slots)).catch((error) =>
-      this.#settings.onError(error),
-    );
+    const work = this.#scheduler
+      .schedule(delivery.key, (slots) => this.#process(delivery, slots))
+      .catch((error) => this.#settings.onError(error));
     this.#pending.add(work);
     void work.then(() => {
       this.#pending.delete(work);
@@ -123,7 +123,9 @@ export class Consumer<P> {
     const s = this.#settings;
     if (!s.deadLetterTopic) {
       // Dead letters of dead letters: nowhere safer to put them, so keep them on their queue and say so.
-      s.onError(new Error(`dead-letter handler failed ${attempts} times; event left on ${s.topic} for redelivery`));
+      s.onError(
+        new Error(`dead-letter handler failed ${attempts} times; event left on ${s.topic} for redelivery`),
+      );
       return delivery.release();
     }
     const message = error instanceof Error ? error.message : String(error);
@@ -138,7 +140,12 @@ export class Consumer<P> {
     };
     for (let retry = 2; ; retry++) {
       try {
-        await s.transport.publish({ topic: s.deadLetterTopic, key: delivery.key, body: delivery.body, headers });
+        await s.transport.publish({
+          topic: s.deadLetterTopic,
+          key: delivery.key,
+          body: delivery.body,
+          headers,
+        });
         return delivery.ack();
       } catch (publishError) {
         s.onError(publishError as Error);

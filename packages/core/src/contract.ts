@@ -1,7 +1,13 @@
 import avro from 'avsc';
 import type { z } from 'zod';
 import type { AvroInput, AvroSchema, AvroValue } from './avro-types.ts';
-import { ConfigError, DecodeError, IncompatibleSchemaError, ValidationError, type ValidationIssue } from './errors.ts';
+import {
+  ConfigError,
+  DecodeError,
+  IncompatibleSchemaError,
+  ValidationError,
+  type ValidationIssue,
+} from './errors.ts';
 import { rabinFingerprint } from './fingerprint.ts';
 import { logicalTypes } from './logical-types.ts';
 import { zodToAvro } from './zod-avro.ts';
@@ -103,14 +109,24 @@ function compile(source: SchemaSource, recordName: string, where: string): Compi
   }
   if (type.typeName !== 'record') throw new ConfigError(`${where}: the event schema must be an Avro record`);
   const schemaJson = JSON.stringify(type.schema());
-  return { type, schemaJson, fingerprint: rabinFingerprint(schemaJson).toString('hex'), toAvro, fromAvro, zod: source.zod };
+  return {
+    type,
+    schemaJson,
+    fingerprint: rabinFingerprint(schemaJson).toString('hex'),
+    toAvro,
+    fromAvro,
+    zod: source.zod,
+  };
 }
 
 /**
  * Checks whether data written with `writer` can be read with `reader` (Avro schema resolution).
  * Returns `{ compatible: true }` or `{ compatible: false, reason }`; never throws for incompatibility.
  */
-export function checkCompatibility(reader: SchemaSource, writer: SchemaSource): { compatible: boolean; reason?: string } {
+export function checkCompatibility(
+  reader: SchemaSource,
+  writer: SchemaSource,
+): { compatible: boolean; reason?: string } {
   const r = compile(reader, 'Event', 'reader');
   const w = compile(writer, 'Event', 'writer');
   try {
@@ -137,7 +153,10 @@ export function defineEvent<const D extends EventDefinition & SchemaSource>(defi
   const current = compile(definition, recordName, `defineEvent(${eventType} v${version})`);
   const mode = definition.compatibility ?? 'backward';
   const writers = new Map<string, { compiled: Compiled; resolver: avro.Resolver }>();
-  writers.set(current.fingerprint, { compiled: current, resolver: current.type.createResolver(current.type) });
+  writers.set(current.fingerprint, {
+    compiled: current,
+    resolver: current.type.createResolver(current.type),
+  });
 
   for (const previous of definition.previousVersions ?? []) {
     const where = `defineEvent(${eventType} v${previous.version})`;
@@ -147,7 +166,8 @@ export function defineEvent<const D extends EventDefinition & SchemaSource>(defi
     try {
       resolver = current.type.createResolver(old.type);
     } catch (error) {
-      if (mode === 'backward' || mode === 'full') problems.push(`v${version} cannot read v${previous.version}: ${(error as Error).message}`);
+      if (mode === 'backward' || mode === 'full')
+        problems.push(`v${version} cannot read v${previous.version}: ${(error as Error).message}`);
     }
     if (mode === 'forward' || mode === 'full') {
       try {
@@ -157,7 +177,9 @@ export function defineEvent<const D extends EventDefinition & SchemaSource>(defi
       }
     }
     if (problems.length > 0) {
-      throw new IncompatibleSchemaError(`${eventType}: ${mode} compatibility broken — ${problems.join('; ')}`);
+      throw new IncompatibleSchemaError(
+        `${eventType}: ${mode} compatibility broken — ${problems.join('; ')}`,
+      );
     }
     if (resolver) writers.set(old.fingerprint, { compiled: old, resolver });
   }
@@ -170,7 +192,10 @@ export function defineEvent<const D extends EventDefinition & SchemaSource>(defi
       if (!result.success) {
         throw new ValidationError(
           eventType,
-          result.error.issues.map((i) => ({ path: i.path.filter((p) => typeof p !== 'symbol') as (string | number)[], message: i.message })),
+          result.error.issues.map((i) => ({
+            path: i.path.filter((p) => typeof p !== 'symbol') as (string | number)[],
+            message: i.message,
+          })),
         );
       }
       return result.data;
@@ -202,9 +227,14 @@ export function defineEvent<const D extends EventDefinition & SchemaSource>(defi
       outcome =
         actual === fingerprint
           ? current.type.createResolver(writer)
-          : new DecodeError(`${eventType}: the embedded writer schema does not match fingerprint ${fingerprint}`);
+          : new DecodeError(
+              `${eventType}: the embedded writer schema does not match fingerprint ${fingerprint}`,
+            );
     } catch (cause) {
-      outcome = new DecodeError(`${eventType} v${version} cannot read writer ${fingerprint}: ${(cause as Error).message}`, { cause });
+      outcome = new DecodeError(
+        `${eventType} v${version} cannot read writer ${fingerprint}: ${(cause as Error).message}`,
+        { cause },
+      );
     }
     if (learned.size >= MAX_LEARNED_WRITERS) learned.delete(learned.keys().next().value!);
     learned.set(fingerprint, outcome);
@@ -229,7 +259,9 @@ export function defineEvent<const D extends EventDefinition & SchemaSource>(defi
       return out;
     },
     decode(bytes, writerSchemaJson) {
-      const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const buffer = Buffer.isBuffer(bytes)
+        ? bytes
+        : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       if (buffer.length < HEADER_BYTES || buffer[0] !== 0xc3 || buffer[1] !== 0x01) {
         throw new DecodeError(`${eventType}: not an Avro single-object message (bad magic bytes)`);
       }
@@ -244,7 +276,9 @@ export function defineEvent<const D extends EventDefinition & SchemaSource>(defi
       if (current.zod) {
         const result = current.zod.safeParse(decoded);
         if (!result.success) {
-          throw new DecodeError(`${eventType}: decoded event fails its contract — ${result.error.issues.map((i) => i.message).join('; ')}`);
+          throw new DecodeError(
+            `${eventType}: decoded event fails its contract — ${result.error.issues.map((i) => i.message).join('; ')}`,
+          );
         }
         return result.data;
       }
@@ -262,12 +296,21 @@ function describeAvroIssue(path: string[], value: unknown, type: avro.Type): Val
     if (extra.length > 0) return { path: typedPath, message: `unexpected field(s) ${extra.join(', ')}` };
   }
   const expected = type.typeName.startsWith('logical:') ? type.typeName.slice(8) : type.typeName;
-  const got = value === undefined ? 'nothing' : value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+  const got =
+    value === undefined
+      ? 'nothing'
+      : value === null
+        ? 'null'
+        : Array.isArray(value)
+          ? 'an array'
+          : typeof value;
   return { path: typedPath, message: `expected ${expected}, got ${got}` };
 }
 
 function pascalCase(text: string): string {
-  const cleaned = text.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ? c.toUpperCase() : ''));
+  const cleaned = text.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) =>
+    c ? c.toUpperCase() : '',
+  );
   const name = cleaned.charAt(0).toUpperCase() + cleaned.slice(1);
   return /^[A-Za-z_]/.test(name) ? name : `E${name}`;
 }

@@ -19,7 +19,16 @@ export const CONTENT_TYPE = 'application/avro';
 export const CE_PREFIX = 'ce_';
 /** Extension attribute holding the writer schema so that older readers can resolve newer writers. */
 export const WRITER_SCHEMA_HEADER = 'ce_omnibusschema';
-const ATTRIBUTE_HEADERS = ['ce_id', 'ce_type', 'ce_source', 'ce_specversion', 'ce_time', 'ce_dataschema', 'content-type', WRITER_SCHEMA_HEADER];
+const ATTRIBUTE_HEADERS = [
+  'ce_id',
+  'ce_type',
+  'ce_source',
+  'ce_specversion',
+  'ce_time',
+  'ce_dataschema',
+  'content-type',
+  WRITER_SCHEMA_HEADER,
+];
 
 /** Headers the core adds when it dead-letters an event, next to the original headers. */
 export const DEAD_LETTER_HEADERS = {
@@ -35,7 +44,10 @@ export function newEventId(): string {
   return randomUUID();
 }
 
-export function attributeHeaders(attrs: EventAttributes, writerSchemaJson: string | undefined): Record<string, string> {
+export function attributeHeaders(
+  attrs: EventAttributes,
+  writerSchemaJson: string | undefined,
+): Record<string, string> {
   const headers: Record<string, string> = {
     ce_id: attrs.id,
     ce_type: attrs.type,
@@ -50,7 +62,10 @@ export function attributeHeaders(attrs: EventAttributes, writerSchemaJson: strin
 }
 
 /** Splits received headers into CloudEvents attributes and the user's own headers. */
-export function splitHeaders(headers: Record<string, string>): { attrs: Partial<Record<string, string>>; user: Record<string, string> } {
+export function splitHeaders(headers: Record<string, string>): {
+  attrs: Partial<Record<string, string>>;
+  user: Record<string, string>;
+} {
   const attrs: Record<string, string> = {};
   const user: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
@@ -69,15 +84,21 @@ export function isReservedHeader(name: string): boolean {
  * Renames the core's `ce_` headers for a binding with another prefix (AMQP uses `cloudEvents_`), and back.
  * `renameHeaders(h, 'ce_', 'cloudEvents_')` on publish, `renameHeaders(h, 'cloudEvents_', 'ce_')` on consume.
  */
-export function renameHeaders(headers: Record<string, string>, from: string, to: string): Record<string, string> {
+export function renameHeaders(
+  headers: Record<string, string>,
+  from: string,
+  to: string,
+): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) out[name.startsWith(from) ? to + name.slice(from.length) : name] = value;
+  for (const [name, value] of Object.entries(headers))
+    out[name.startsWith(from) ? to + name.slice(from.length) : name] = value;
   return out;
 }
 
 /** Size a message will take on the wire, roughly: body + header names and values (UTF-8). */
 export function encodedSize(body: Uint8Array, headers: Record<string, string>): number {
   let size = body.byteLength;
-  for (const [name, value] of Object.entries(headers)) size += Buffer.byteLength(name) + Buffer.byteLength(value);
+  for (const [name, value] of Object.entries(headers))
+    size += Buffer.byteLength(name) + Buffer.byteLength(value);
   return size;
 }

@@ -42,7 +42,10 @@ export class ConfigError extends OmnibusError {
 export class UnknownSchemeError extends OmnibusError {
   readonly scheme: string;
   constructor(scheme: string, known: string[]) {
-    super('UNKNOWN_SCHEME', `unknown broker scheme "${scheme}:" — use one of ${known.map((s) => `${s}://`).join(', ')}`);
+    super(
+      'UNKNOWN_SCHEME',
+      `unknown broker scheme "${scheme}:" — use one of ${known.map((s) => `${s}://`).join(', ')}`,
+    );
     this.scheme = scheme;
   }
 }

@@ -1,11 +1,19 @@
-export * from './errors.ts';
-export * from './transport.ts';
-export * from './envelope.ts';
-export * from './contract.ts';
 export type { AvroInput, AvroSchema, AvroValue } from './avro-types.ts';
-export { Bus, createBus, type DeadLetter, type EventContext, type Handler, type PublishOptions, type Subscription } from './bus.ts';
-export { registerScheme, parseBrokerUrl } from './config.ts';
+export {
+  Bus,
+  createBus,
+  type DeadLetter,
+  type EventContext,
+  type Handler,
+  type PublishOptions,
+  type Subscription,
+} from './bus.ts';
+export { parseBrokerUrl, registerScheme } from './config.ts';
+export * from './contract.ts';
+export * from './envelope.ts';
+export * from './errors.ts';
 export { type IdempotencyOptions, type IdempotencyStore, MemoryIdempotencyStore } from './idempotency.ts';
-export type { BusOptions, SubscribeOptions } from './options.ts';
-export { backoffDelay, type BackoffOptions } from './retry.ts';
 export { createMemoryTransport, type MemoryOptions } from './memory/transport.ts';
+export type { BusOptions, SubscribeOptions } from './options.ts';
+export { type BackoffOptions, backoffDelay } from './retry.ts';
+export * from './transport.ts';

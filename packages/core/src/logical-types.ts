@@ -9,7 +9,11 @@ type AvroType = avro.Type;
 /** Lets a reader resolve a writer of the same logical type or of the bare underlying type. */
 class LogicalType extends avro.types.LogicalType {
   override _resolve(type: AvroType) {
-    const self = this as unknown as { underlyingType: AvroType; _logicalTypeName: string; _fromValue(v: unknown): unknown };
+    const self = this as unknown as {
+      underlyingType: AvroType;
+      _logicalTypeName: string;
+      _fromValue(v: unknown): unknown;
+    };
     // A logical writer's own read already converted the value; a bare writer's did not.
     if (avro.Type.isType(type, `logical:${self._logicalTypeName}`)) return (v: unknown) => v;
     if (avro.Type.isType(type, self.underlyingType.typeName)) return (v: unknown) => self._fromValue(v);
@@ -41,7 +45,9 @@ class DateOnly extends LogicalType {
     return new Date(value * DAY_MS);
   }
   override _toValue(value: unknown): number | undefined {
-    return value instanceof Date && !Number.isNaN(value.getTime()) ? Math.floor(value.getTime() / DAY_MS) : undefined;
+    return value instanceof Date && !Number.isNaN(value.getTime())
+      ? Math.floor(value.getTime() / DAY_MS)
+      : undefined;
   }
 }
 
@@ -89,7 +95,10 @@ class Decimal extends LogicalType {
     do {
       bytes.unshift(Number(unscaled & 0xffn));
       unscaled >>= 8n;
-    } while (!(unscaled === 0n && (bytes[0]! & 0x80) === 0) && !(unscaled === -1n && (bytes[0]! & 0x80) !== 0));
+    } while (
+      !(unscaled === 0n && (bytes[0]! & 0x80) === 0) &&
+      !(unscaled === -1n && (bytes[0]! & 0x80) !== 0)
+    );
     return Buffer.from(bytes);
   }
 }

@@ -4,7 +4,9 @@ import type { IdempotencyStore } from './idempotency.ts';
 import type { Transport } from './transport.ts';
 
 const isStore = (v: unknown): v is IdempotencyStore =>
-  typeof v === 'object' && v !== null && ['claim', 'complete', 'release'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function');
+  typeof v === 'object' &&
+  v !== null &&
+  ['claim', 'complete', 'release'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function');
 
 const backoffSchema = z
   .object({
@@ -26,7 +28,10 @@ export const subscribeOptionsSchema = z
     deadLetterTopic: z.string().min(1).optional(),
     idempotency: z
       .object({
-        store: z.union([z.literal('memory'), z.custom<IdempotencyStore>(isStore, 'an IdempotencyStore or "memory"')]),
+        store: z.union([
+          z.literal('memory'),
+          z.custom<IdempotencyStore>(isStore, 'an IdempotencyStore or "memory"'),
+        ]),
         leaseMs: z.number().int().positive().optional(),
         ttlMs: z.number().int().positive().optional(),
       })
@@ -56,7 +61,11 @@ export interface SubscribeOptions {
 const busOptionsSchema = z
   .object({
     url: z.string().optional(),
-    transport: z.custom<Transport>((v) => typeof v === 'object' && v !== null && typeof (v as Transport).publish === 'function').optional(),
+    transport: z
+      .custom<Transport>(
+        (v) => typeof v === 'object' && v !== null && typeof (v as Transport).publish === 'function',
+      )
+      .optional(),
     source: z.string().min(1).optional(),
     embedWriterSchema: z.boolean().optional(),
     onError: z.custom<(error: Error) => void>((v) => typeof v === 'function').optional(),
@@ -83,10 +92,13 @@ export interface BusOptions {
 export function parseOptions<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => `${formatPath(i.path as (string | number)[])}: ${i.message}`).join('; ');
+  const problems = result.error.issues
+    .map((i) => `${formatPath(i.path as (string | number)[])}: ${i.message}`)
+    .join('; ');
   throw new ConfigError(`${where} options are invalid — ${problems}`);
 }
 
-export const parseBusOptions = (value: unknown): BusOptions => parseOptions(busOptionsSchema, value, 'createBus');
+export const parseBusOptions = (value: unknown): BusOptions =>
+  parseOptions(busOptionsSchema, value, 'createBus');
 export const parseSubscribeOptions = (value: unknown): SubscribeOptions =>
   parseOptions(subscribeOptionsSchema, value, 'subscribe') as SubscribeOptions;

@@ -11,7 +11,11 @@ export interface BackoffOptions {
 }
 
 /** Delay before attempt `nextAttempt` (2 = first retry). */
-export function backoffDelay(nextAttempt: number, options: BackoffOptions = {}, random: () => number = Math.random): number {
+export function backoffDelay(
+  nextAttempt: number,
+  options: BackoffOptions = {},
+  random: () => number = Math.random,
+): number {
   const { initialDelayMs = 200, multiplier = 2, maxDelayMs = 30_000, jitter = 0.2 } = options;
   const base = Math.min(maxDelayMs, initialDelayMs * multiplier ** Math.max(0, nextAttempt - 2));
   const spread = base * jitter * (random() * 2 - 1);

@@ -16,7 +16,12 @@ export interface DerivedAvro {
   fromAvro: (value: unknown) => unknown;
 }
 
-type Node = { schema: unknown; toAvro: (v: unknown) => unknown; fromAvro: (v: unknown) => unknown; nullable: boolean };
+type Node = {
+  schema: unknown;
+  toAvro: (v: unknown) => unknown;
+  fromAvro: (v: unknown) => unknown;
+  nullable: boolean;
+};
 const same = (v: unknown) => v;
 
 export function zodToAvro(schema: z.ZodType, recordName: string, namespace?: string): DerivedAvro {
@@ -32,7 +37,12 @@ type AnyDef = any;
 
 function derive(schema: z.ZodType, path: (string | number)[], name: string): Node {
   const def: AnyDef = (schema as AnyDef).def;
-  const leaf = (avroSchema: unknown): Node => ({ schema: avroSchema, toAvro: same, fromAvro: same, nullable: false });
+  const leaf = (avroSchema: unknown): Node => ({
+    schema: avroSchema,
+    toAvro: same,
+    fromAvro: same,
+    nullable: false,
+  });
   switch (def.type) {
     case 'string':
       return leaf((schema as AnyDef).format === 'uuid' ? { type: 'string', logicalType: 'uuid' } : 'string');
@@ -67,7 +77,12 @@ function derive(schema: z.ZodType, path: (string | number)[], name: string): Nod
       const values = derive(def.valueType, [...path, '*'], `${name}Value`);
       const mapValues = (fn: (v: unknown) => unknown) => (v: unknown) =>
         Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, fn(x)]));
-      return { schema: { type: 'map', values: values.schema }, toAvro: mapValues(values.toAvro), fromAvro: mapValues(values.fromAvro), nullable: false };
+      return {
+        schema: { type: 'map', values: values.schema },
+        toAvro: mapValues(values.toAvro),
+        fromAvro: mapValues(values.fromAvro),
+        nullable: false,
+      };
     }
     case 'object': {
       const entries = Object.entries(def.shape as Record<string, z.ZodType>).map(([field, fieldSchema]) => ({
@@ -79,7 +94,9 @@ function derive(schema: z.ZodType, path: (string | number)[], name: string): Nod
           type: 'record',
           name,
           fields: entries.map(({ field, node }) =>
-            node.nullable ? { name: field, type: node.schema, default: null } : { name: field, type: node.schema },
+            node.nullable
+              ? { name: field, type: node.schema, default: null }
+              : { name: field, type: node.schema },
           ),
         },
         toAvro: (v) => {
@@ -103,7 +120,9 @@ function derive(schema: z.ZodType, path: (string | number)[], name: string): Nod
     case 'optional':
     case 'nullable': {
       const inner = derive(def.innerType, path, name);
-      const innerSchema = Array.isArray(inner.schema) ? inner.schema.filter((s) => s !== 'null') : [inner.schema];
+      const innerSchema = Array.isArray(inner.schema)
+        ? inner.schema.filter((s) => s !== 'null')
+        : [inner.schema];
       const optional = def.type === 'optional';
       return {
         schema: ['null', ...innerSchema],

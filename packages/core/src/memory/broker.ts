@@ -49,7 +49,12 @@ class Group {
   #pumpScheduled = false;
 
   constructor(partitionCount: number) {
-    this.partitions = Array.from({ length: partitionCount }, () => ({ queue: [], owner: undefined, handover: undefined, inFlight: 0 }));
+    this.partitions = Array.from({ length: partitionCount }, () => ({
+      queue: [],
+      owner: undefined,
+      handover: undefined,
+      inFlight: 0,
+    }));
   }
 
   append(message: StoredMessage, partition: number): void {
@@ -140,10 +145,10 @@ export class MemoryBroker {
   }
 
   ensureGroup(topic: string, group: string): Group {
-    let groups = this.#topics.get(topic);
-    if (!groups) this.#topics.set(topic, (groups = new Map()));
-    let state = groups.get(group);
-    if (!state) groups.set(group, (state = new Group(this.#partitionCount)));
+    const groups = this.#topics.get(topic) ?? new Map<string, Group>();
+    this.#topics.set(topic, groups);
+    const state = groups.get(group) ?? new Group(this.#partitionCount);
+    groups.set(group, state);
     return state;
   }
 
@@ -152,16 +157,29 @@ export class MemoryBroker {
     const groups = this.#topics.get(message.topic);
     if (!groups) return;
     const partition =
-      message.key === undefined ? this.#roundRobin++ % this.#partitionCount : hashKey(message.key) % this.#partitionCount;
+      message.key === undefined
+        ? this.#roundRobin++ % this.#partitionCount
+        : hashKey(message.key) % this.#partitionCount;
     for (const group of groups.values()) {
       group.append(
-        { seq: this.#seq++, key: message.key, body: message.body, headers: { ...message.headers }, deliveries: 0 },
+        {
+          seq: this.#seq++,
+          key: message.key,
+          body: message.body,
+          headers: { ...message.headers },
+          deliveries: 0,
+        },
         partition,
       );
     }
   }
 
-  join(topic: string, groupName: string, maxInFlight: number, onDelivery: (delivery: Delivery) => unknown): MemberHandle {
+  join(
+    topic: string,
+    groupName: string,
+    maxInFlight: number,
+    onDelivery: (delivery: Delivery) => unknown,
+  ): MemberHandle {
     const group = this.ensureGroup(topic, groupName);
     const member: Member = { maxInFlight, unsettled: new Set(), stopped: false, onDelivery };
     group.members.push(member);

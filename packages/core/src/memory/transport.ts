@@ -1,6 +1,12 @@
 import { ConfigError } from '../errors.ts';
-import type { Capabilities, OutgoingMessage, SubscribeRequest, Transport, TransportSubscription } from '../transport.ts';
-import { MemoryBroker, type MemberHandle } from './broker.ts';
+import type {
+  Capabilities,
+  OutgoingMessage,
+  SubscribeRequest,
+  Transport,
+  TransportSubscription,
+} from '../transport.ts';
+import { type MemberHandle, MemoryBroker } from './broker.ts';
 
 /**
  * `memory://[name]?partitions=16&maxMessageBytes=1048576` — the embedded broker. Buses opened with the
@@ -23,7 +29,8 @@ export function parseMemoryUrl(url: URL): { name: string; options: MemoryOptions
       throw new ConfigError(`memory:// has no option "${name}" — known: partitions, maxMessageBytes`);
     }
     const number = Number(value);
-    if (!Number.isInteger(number) || number < 1) throw new ConfigError(`memory:// option ${name} must be a positive integer, got "${value}"`);
+    if (!Number.isInteger(number) || number < 1)
+      throw new ConfigError(`memory:// option ${name} must be a positive integer, got "${value}"`);
     options[name] = number;
   }
   return { name: url.host || 'default', options };
@@ -31,8 +38,8 @@ export function parseMemoryUrl(url: URL): { name: string; options: MemoryOptions
 
 export function createMemoryTransport(url: URL = new URL('memory://')): Transport {
   const { name, options } = parseMemoryUrl(url);
-  let broker = brokers.get(name);
-  if (!broker) brokers.set(name, (broker = new MemoryBroker(options.partitions)));
+  const broker = brokers.get(name) ?? new MemoryBroker(options.partitions);
+  brokers.set(name, broker);
   return new MemoryTransport(broker, options);
 }
 
@@ -67,7 +74,9 @@ class MemoryTransport implements Transport {
   }
 
   async subscribe(request: SubscribeRequest): Promise<TransportSubscription> {
-    const member = this.#broker.join(request.topic, request.group, request.maxInFlight, (d) => request.onDelivery(d));
+    const member = this.#broker.join(request.topic, request.group, request.maxInFlight, (d) =>
+      request.onDelivery(d),
+    );
     this.#members.add(member);
     return {
       stop: async () => member.stop(),

@@ -1,0 +1,6 @@
+import { defineConfig } from 'vitest/config';
+
+// The suite on the embedded broker (memory://); real brokers run it from their adapter's project.
+export default defineConfig({
+  test: { name: 'conformance', include: ['test/**/*.test.ts'], testTimeout: 120_000 },
+});
