@@ -14,7 +14,11 @@ const sub = await bus.subscribe(
   },
 );
 
-await bus.publish(OrderPlaced, { orderId: 'o-1', customerId: 'c-7', totalCents: 1299, note: null }, { key: 'c-7' });
+await bus.publish(
+  OrderPlaced,
+  { orderId: 'o-1', customerId: 'c-7', totalCents: 1299, note: null },
+  { key: 'c-7' },
+);
 // --- readme:end
 await new Promise((resolve) => setTimeout(resolve, 200));
 await sub.close();
