@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { type Bus, type Capabilities, createBus, defineEvent } from '@omnibus/core';
+import {
+  type Bus,
+  type Capabilities,
+  createBus,
+  createTransport,
+  defineEvent,
+  type Transport,
+} from '@omnibus/core';
 
 /** The event every case publishes. `seq` orders events; `key` repeats the ordering key for checks. */
 export const testEventSchema = {
@@ -54,12 +61,16 @@ export class CaseContext {
     return `conf-${this.caseName}-${label}-${randomBytes(4).toString('hex')}`;
   }
 
-  /** Opens a bus on the broker under test; closed after the case. */
+  /** Opens a bus on the broker under test; closed after the case, and what it provisioned deleted. */
   async bus(): Promise<Bus> {
-    const bus = await createBus({ url: this.url, onError: (error) => this.errors.push(error) });
+    const transport = recordProvisions(await createTransport(this.url), this.#provisioned);
+    const bus = await createBus({ transport, onError: (error) => this.errors.push(error) });
     this.#buses.push(bus);
     return bus;
   }
+
+  /** topic → groups provisioned by this case's buses (subscribe provisions too). */
+  readonly #provisioned = new Map<string, Set<string>>();
 
   /** Errors buses reported in the background (connection losses, failed acks). */
   readonly errors: Error[] = [];
@@ -88,7 +99,40 @@ export class CaseContext {
   async dispose(): Promise<void> {
     for (const fn of this.#cleanups.splice(0)) await settleWithin(Promise.resolve().then(fn), 10_000);
     await Promise.all(this.#buses.splice(0).map((bus) => settleWithin(bus.close(), 15_000)));
+    await settleWithin(this.#deleteProvisioned(), 30_000);
   }
+
+  /** Leaves the broker as the case found it: a long-lived broker must not fill up with test topics. */
+  async #deleteProvisioned(): Promise<void> {
+    if (this.#provisioned.size === 0) return;
+    const transport = await createTransport(this.url);
+    if (!transport.deleteTopic) return;
+    await transport.connect();
+    try {
+      for (const [topic, groups] of this.#provisioned) await transport.deleteTopic(topic, [...groups]);
+    } finally {
+      this.#provisioned.clear();
+      await transport.close();
+    }
+  }
+}
+
+/** Wraps a transport so every `provision` is remembered; methods run on the real transport. */
+function recordProvisions(inner: Transport, record: Map<string, Set<string>>): Transport {
+  return new Proxy(inner, {
+    get(target, property) {
+      if (property === 'provision') {
+        return async (topic: string, groups: string[]) => {
+          const known = record.get(topic) ?? new Set<string>();
+          for (const group of groups) known.add(group);
+          record.set(topic, known);
+          return target.provision(topic, groups);
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

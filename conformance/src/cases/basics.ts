@@ -55,26 +55,36 @@ const roundTrip: ConformanceCase = {
 const topicIsolation: ConformanceCase = {
   name: 'topic-isolation',
   requires: [],
-  timeoutMs: 60_000,
+  timeoutMs: 90_000,
   async run(ctx) {
     const a = testContract(ctx.topic('a'));
     const b = testContract(ctx.topic('b'));
+    const c = testContract(ctx.topic('c'));
     const bus = await ctx.bus();
-    const seen: string[] = [];
+    // One service group on two topics (a common shape: `billing` reads orders and refunds), plus a
+    // topic nobody in that group reads. Each subscription must get all of its topic and nothing else.
+    const seenB: string[] = [];
+    const seenC: string[] = [];
     await bus.provision(a, { groups: ['g'] });
-    await bus.subscribe(b, { group: 'g' }, (event) => void seen.push(event.payload));
+    await bus.subscribe(b, { group: 'g' }, (event) => void seenB.push(event.payload));
+    await bus.subscribe(c, { group: 'g' }, (event) => void seenC.push(event.payload));
     for (let i = 0; i < 50; i++) {
-      await bus.publish(a, { seq: i, key: 'a', payload: 'A' });
-      await bus.publish(b, { seq: i, key: 'b', payload: 'B' });
+      await bus.publish(a, { seq: i, key: `k${i}`, payload: 'A' }, { key: `k${i}` });
+      await bus.publish(b, { seq: i, key: `k${i}`, payload: 'B' }, { key: `k${i}` });
+      await bus.publish(c, { seq: i, key: `k${i}`, payload: 'C' }, { key: `k${i}` });
     }
     await ctx.waitFor(
-      () => seen.length >= 50,
-      () => `${seen.length} of 50 topic-B events received`,
+      () => seenB.length >= 50 && seenC.length >= 50,
+      () => `${seenB.length} of 50 topic-B and ${seenC.length} of 50 topic-C events received by group g`,
     );
-    await sleep(500); // absence check: give stray topic-A events time to show up
+    await sleep(500); // absence check: give stray events time to show up
     check(
-      seen.every((p) => p === 'B') && seen.length === 50,
-      () => `subscriber of B saw ${seen.filter((p) => p === 'A').length} topic-A events`,
+      seenB.length === 50 && seenB.every((p) => p === 'B'),
+      () => `subscriber of B saw ${JSON.stringify(seenB.filter((p) => p !== 'B'))}`,
+    );
+    check(
+      seenC.length === 50 && seenC.every((p) => p === 'C'),
+      () => `subscriber of C saw ${JSON.stringify(seenC.filter((p) => p !== 'C'))}`,
     );
   },
 };

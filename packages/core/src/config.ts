@@ -40,6 +40,7 @@ export function parseBrokerUrl(text: string): URL {
   return url;
 }
 
+/** Builds (does not connect) the transport a broker URL selects. `createBus` uses it; tools may too. */
 export async function createTransport(text: string): Promise<Transport> {
   const url = parseBrokerUrl(text);
   const scheme = url.protocol.replace(/:$/, '');

@@ -8,7 +8,7 @@ export {
   type PublishOptions,
   type Subscription,
 } from './bus.ts';
-export { parseBrokerUrl, registerScheme } from './config.ts';
+export { createTransport, parseBrokerUrl, registerScheme } from './config.ts';
 export * from './contract.ts';
 export * from './envelope.ts';
 export * from './errors.ts';

@@ -97,6 +97,11 @@ export interface Transport {
   subscribe(request: SubscribeRequest): Promise<TransportSubscription>;
   /** Flush pending publishes, close subscriptions and connections. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Delete what `provision(topic, groups)` created, messages included. For tests and tooling (the
+   * conformance suite removes every topic a case created); the core never calls it.
+   */
+  deleteTopic?(topic: string, groups: string[]): Promise<void>;
   /** Test hook for in-process adapters: drop every consumer without settling, as a killed process would. */
   simulateCrash?(): Promise<void>;
 }

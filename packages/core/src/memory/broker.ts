@@ -152,6 +152,12 @@ export class MemoryBroker {
     return state;
   }
 
+  deleteGroups(topic: string, groups: string[]): void {
+    const state = this.#topics.get(topic);
+    for (const group of groups) state?.delete(group);
+    if (state?.size === 0) this.#topics.delete(topic);
+  }
+
   /** Copies the message to every group of the topic. With no group yet, nobody is there to keep it. */
   publish(message: OutgoingMessage): void {
     const groups = this.#topics.get(message.topic);

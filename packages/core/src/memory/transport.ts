@@ -73,6 +73,10 @@ class MemoryTransport implements Transport {
     for (const group of groups) this.#broker.ensureGroup(topic, group);
   }
 
+  async deleteTopic(topic: string, groups: string[]): Promise<void> {
+    this.#broker.deleteGroups(topic, groups);
+  }
+
   async subscribe(request: SubscribeRequest): Promise<TransportSubscription> {
     const member = this.#broker.join(request.topic, request.group, request.maxInFlight, (d) =>
       request.onDelivery(d),
