@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import { brokerUrl } from '@omnibus/brokers-dev';
+import type { Delivery, OutgoingMessage } from '@omnibus/core';
+import { createKafkaTransport, type KafkaTransport } from '../src/index.ts';
+import type { KafkaOptions } from '../src/options.ts';
+
+/** The broker found by the global setup (pnpm brokers:up), or undefined: tests that need it are skipped. */
+export const KAFKA_URL = brokerUrl('kafka');
+
+export function uniqueName(what: string): string {
+  return `kafka-test-${what}-${randomUUID().slice(0, 8)}`;
+}
+
+/** Transports opened by a test file; `closeAll()` in afterEach/afterAll. */
+const open = new Set<KafkaTransport>();
+export async function openTransport(overrides: Partial<KafkaOptions> = {}): Promise<KafkaTransport> {
+  const transport = createKafkaTransport(KAFKA_URL ?? 'kafka://127.0.0.1:9092', {
+    sessionTimeoutMs: 6000,
+    ...overrides,
+  });
+  open.add(transport);
+  await transport.connect();
+  return transport;
+}
+export async function closeAll(): Promise<void> {
+  await Promise.allSettled([...open].map((t) => t.close()));
+  open.clear();
+}
+
+export function message(
+  topic: string,
+  i: number,
+  key?: string,
+  headers: Record<string, string> = {},
+): OutgoingMessage {
+  return {
+    topic,
+    key,
+    body: new TextEncoder().encode(`event-${i}`),
+    headers: { seq: String(i), ...headers },
+  };
+}
+
+export const text = (d: Delivery) => new TextDecoder().decode(d.body);
+
+/** Polls `condition` until it holds; on time-out throws with `describe()` (what is still missing). */
+export async function waitUntil(
+  condition: () => boolean,
+  describe: () => string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
