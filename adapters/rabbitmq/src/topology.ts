@@ -1,0 +1,150 @@
+import type { Channel } from 'amqplib';
+import { brokerError, type ConnectionManager, closeQuietly } from './connection.ts';
+import type { RabbitMqOptions } from './options.ts';
+
+// Topology, per topic T and group G, with P = `partitions`:
+//
+//   exchange T (direct, durable)
+//     ├─ routing key "0" ──> queue T.G.0   (quorum, durable, x-single-active-consumer)
+//     ├─ …
+//     └─ routing key "P-1" ─> queue T.G.<P-1>
+//   queue T.G.members (classic, transient, expires when unused): never holds messages; each live
+//   subscription of G keeps one consumer on it, so its consumer count is the number of instances.
+//
+// Another group G2 binds its own T.G2.0 … T.G2.<P-1> to the same keys: fan-out between groups,
+// competing consumers inside a group.
+
+export function exchangeName(topic: string): string {
+  return topic;
+}
+
+export function partitionQueueName(topic: string, group: string, partition: number): string {
+  return `${topic}.${group}.${partition}`;
+}
+
+export function membersQueueName(topic: string, group: string): string {
+  return `${topic}.${group}.members`;
+}
+
+/** FNV-1a (32 bit) of the key's UTF-8 bytes, mod `partitions`: stable across processes and languages. */
+export function partitionOf(key: string, partitions: number): number {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(key, 'utf8')) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % partitions;
+}
+
+/** How long an unused members queue lives (it has no messages, only consumers). */
+const MEMBERS_QUEUE_EXPIRES_MS = 60_000;
+
+/** Declares exchanges and group queues once per connection, on a channel of its own. */
+export class Topology {
+  readonly #connection: ConnectionManager;
+  readonly #options: RabbitMqOptions;
+  #channel: Promise<Channel> | undefined;
+  #declared = new Map<string, Promise<void>>();
+
+  constructor(connection: ConnectionManager, options: RabbitMqOptions) {
+    this.#connection = connection;
+    this.#options = options;
+    connection.onReconnected(() => this.#declared.clear());
+  }
+
+  /** The exchange for `topic` exists. Concurrent callers share one declaration. */
+  ensureExchange(topic: string, deadline: number): Promise<void> {
+    return this.#once(`x\0${topic}`, deadline, async (channel) => {
+      await channel.assertExchange(exchangeName(topic), 'direct', { durable: true });
+    });
+  }
+
+  /** The exchange, the partition queues of `group` and their bindings exist. */
+  ensureGroup(topic: string, group: string, deadline: number): Promise<void> {
+    return this.#once(`g\0${topic}\0${group}`, deadline, async (channel) => {
+      await this.ensureExchange(topic, deadline);
+      const exchange = exchangeName(topic);
+      const queueArguments = { 'x-queue-type': this.#options.queueType, 'x-single-active-consumer': true };
+      for (let p = 0; p < this.#options.partitions; p++) {
+        const queue = partitionQueueName(topic, group, p);
+        await channel.assertQueue(queue, { durable: true, arguments: queueArguments });
+        await channel.bindQueue(queue, exchange, String(p));
+      }
+      await channel.assertQueue(membersQueueName(topic, group), {
+        durable: false,
+        arguments: { 'x-queue-type': 'classic', 'x-expires': MEMBERS_QUEUE_EXPIRES_MS },
+      });
+    });
+  }
+
+  /** Deletes the group queues (messages included) and the exchange; what `ensureGroup` made, undone. */
+  async deleteGroups(topic: string, groups: string[], deadline: number): Promise<void> {
+    await this.#declare(async (channel) => {
+      for (const group of groups) {
+        for (let p = 0; p < this.#options.partitions; p++)
+          await channel.deleteQueue(partitionQueueName(topic, group, p));
+        await channel.deleteQueue(membersQueueName(topic, group));
+      }
+      await channel.deleteExchange(exchangeName(topic));
+    }, deadline);
+    this.#declared.clear();
+  }
+
+  /** Forget what was declared (e.g. after a publish found an exchange missing): the next use re-declares. */
+  reset(): void {
+    this.#declared.clear();
+  }
+
+  async close(): Promise<void> {
+    const channel = this.#channel;
+    this.#channel = undefined;
+    if (channel) await closeQuietly(await channel.catch(() => undefined));
+  }
+
+  #once(id: string, deadline: number, declare: (channel: Channel) => Promise<void>): Promise<void> {
+    let done = this.#declared.get(id);
+    if (!done) {
+      done = this.#declare(declare, deadline);
+      this.#declared.set(id, done);
+      done.catch(() => this.#declared.delete(id));
+    }
+    return done;
+  }
+
+  async #declare(declare: (channel: Channel) => Promise<void>, deadline: number): Promise<void> {
+    const channel = await this.#getChannel(deadline);
+    try {
+      await declare(channel);
+    } catch (error) {
+      throw brokerError(this.#connection.target, 'cannot declare the topology', error, hintFor(error));
+    }
+  }
+
+  #getChannel(deadline: number): Promise<Channel> {
+    if (!this.#channel) {
+      const opening = (async () => {
+        const model = await this.#connection.whenConnected(deadline, 'declaring topology');
+        const channel = await this.#connection.createChannel(model);
+        channel.on('close', () => {
+          // A declaration error (406, 404) closes the channel: the next declaration opens another.
+          if (this.#channel === opening) this.#channel = undefined;
+        });
+        return channel;
+      })();
+      this.#channel = opening;
+      opening.catch(() => {
+        if (this.#channel === opening) this.#channel = undefined;
+      });
+    }
+    return this.#channel;
+  }
+}
+
+function hintFor(error: unknown): string | undefined {
+  const code = (error as { code?: number } | undefined)?.code;
+  if (code === 406) {
+    return 'a queue or exchange of that name exists with other settings (queue type, durability) — delete it or match its settings (queueType=quorum|classic)';
+  }
+  if (code === 403) return 'the user may not configure these names in this vhost';
+  return undefined;
+}
