@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { parseArgs } from '../src/args.ts';
+import {
+  type BenchOptions,
+  formatBrokerReport,
+  formatCodecReport,
+  renderTable,
+  runBroker,
+  runCodec,
+} from '../src/harness.ts';
+import { ArrivalClock, median, runWindowed } from '../src/stats.ts';
+
+// Smoke test only: tiny counts on memory://, asserting shape and positivity, never timing.
+const options: BenchOptions = {
+  messages: 50,
+  runs: 2,
+  size: 128,
+  inFlight: 16,
+  batch: 10,
+  concurrency: 4,
+  timeoutMs: 4_000,
+  codecOps: 200,
+  urls: { kafka: 'kafka://127.0.0.1:9092', amqp: 'amqp://guest:guest@127.0.0.1:5672' },
+};
+
+describe('benchmark harness', () => {
+  it('measures memory:// publish and consume and renders a table', async () => {
+    const report = await runBroker('memory', options);
+    expect(report.status).toBe('ok');
+    expect(report.rows.map((r) => r.name)).toEqual(['publish (msg/s)', 'publish N, then consume N (msg/s)']);
+    for (const row of report.rows) {
+      expect(row.raw).toEqual([]);
+      expect(row.sdk).toHaveLength(options.runs);
+      for (const value of row.sdk) expect(value).toBeGreaterThan(0);
+    }
+    const text = formatBrokerReport(report);
+    expect(text).toContain('## memory');
+    expect(text).toMatch(/\| publish \(msg\/s\)\s+\|\s+n\/a \|/);
+    expect(text).toContain('128 B Avro body');
+  });
+
+  it('runs the codec micro-benchmark', async () => {
+    const codec = await runCodec(64, options.codecOps, 1);
+    for (const value of [
+      codec.avroEncode,
+      codec.jsonEncode,
+      codec.avroDecode,
+      codec.jsonDecode,
+      codec.envelopeEncode,
+    ])
+      expect(value).toBeGreaterThan(0);
+    expect(codec.avroBytes).toBe(64);
+    const text = formatCodecReport(codec, 64);
+    expect(text).toContain('| encode (ops/s)');
+    expect(text).toContain('| decode (ops/s)');
+  });
+
+  it('reports a broker that is not there as skipped, without credentials', async () => {
+    const report = await runBroker('amqp', {
+      ...options,
+      urls: { ...options.urls, amqp: 'amqp://bench:s3cret-pass@127.0.0.1:1' },
+    });
+    expect(report.status).toBe('skipped');
+    expect(formatBrokerReport(report)).toContain('unreachable');
+    expect(formatBrokerReport(report)).not.toContain('s3cret-pass');
+  });
+
+  it('parses the CLI and keeps helpers honest', () => {
+    const cli = parseArgs(['--broker', 'kafka,codec', '--messages=500', '--runs', '5', '--quiet'], {
+      KAFKA_URL: 'kafka://h:9092',
+      AMQP_URL: 'amqp://u:p@h:5672',
+    });
+    expect(cli.targets).toEqual(['kafka', 'codec']);
+    expect(cli.messages).toBe(500);
+    expect(cli.runs).toBe(5);
+    expect(cli.urls.kafka).toBe('kafka://h:9092');
+    expect(() => parseArgs(['--broker', 'nats'], {})).toThrow(/unknown --broker/);
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 2, 3])).toBe(2.5);
+    expect(renderTable(['a', 'b'], [['x', '1']])).toContain('| x |');
+  });
+
+  it('keeps at most `window` operations outstanding', async () => {
+    let outstanding = 0;
+    let peak = 0;
+    await runWindowed(40, 5, async () => {
+      peak = Math.max(peak, ++outstanding);
+      await new Promise((resolve) => setImmediate(resolve));
+      outstanding--;
+    });
+    expect(peak).toBe(5);
+    const clock = new ArrivalClock(3);
+    clock.tick(2);
+    clock.tick();
+    await clock.done;
+    expect(clock.rate()).toBeGreaterThan(0);
+  });
+});
