@@ -8,7 +8,7 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'conformance', 'adapters/*', 'scripts/brokers', 'examples/*'],
+    projects: ['packages/*', 'conformance', 'adapters/*', 'scripts/brokers', 'examples/*', 'benchmarks'],
     globalSetup: ['./scripts/brokers/src/global-setup.ts'],
     fileParallelism: false,
     maxWorkers: 1,
