@@ -37,7 +37,8 @@ export const KAFKA_CAPABILITIES: Capabilities = Object.freeze({
 });
 
 /** What `createBus` calls for `kafka://` URLs. */
-export const createTransport: TransportFactory = (url) => new KafkaTransport(parseKafkaUrl(url));
+export const createTransport: TransportFactory = (url, text) =>
+  new KafkaTransport(parseKafkaUrl(text ?? url));
 
 /** For settings a URL cannot carry (TLS certificates): `createBus({ transport: createKafkaTransport(url, { ssl: { ca } }) })`. */
 export function createKafkaTransport(

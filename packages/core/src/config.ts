@@ -27,17 +27,29 @@ export function registerScheme(scheme: string, factory: TransportFactory | strin
   schemes.set(scheme.replace(/:$/, ''), factory);
 }
 
+/**
+ * Parses a broker URL. Host lists (`kafka://h1:9092,h2:9092`) are not WHATWG URLs: the result then
+ * carries the first host, and adapters read the full list from the original text they also receive.
+ */
 export function parseBrokerUrl(text: string): URL {
-  let url: URL;
   try {
-    url = new URL(text);
+    return new URL(text);
   } catch (cause) {
+    const hostList = /^([a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?)([^/?#,]+),[^/?#]*(.*)$/i.exec(text);
+    if (hostList) {
+      try {
+        return new URL(`${hostList[1]}${hostList[2]}${hostList[3]}`);
+      } catch {
+        // not a URL even with one host: report the original below
+      }
+    }
     throw new ConfigError(
       `broker URL ${redactUrl(text)} is not a URL — expected e.g. kafka://127.0.0.1:9092 or memory://`,
-      { cause },
+      {
+        cause,
+      },
     );
   }
-  return url;
 }
 
 /** Builds (does not connect) the transport a broker URL selects. `createBus` uses it; tools may too. */
@@ -47,7 +59,7 @@ export async function createTransport(text: string): Promise<Transport> {
   const entry = schemes.get(scheme);
   if (entry === undefined) throw new UnknownSchemeError(scheme, [...schemes.keys()]);
   const factory = typeof entry === 'string' ? await loadAdapter(scheme, entry) : entry;
-  return factory(url);
+  return factory(url, text);
 }
 
 async function loadAdapter(scheme: string, packageName: string): Promise<TransportFactory> {

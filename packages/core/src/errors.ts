@@ -121,7 +121,11 @@ export function redactUrl(url: string | URL): string {
     }
     return u.toString();
   } catch {
-    // Not a URL we can parse: print nothing that might be a secret.
-    return '<unparsable url>';
+    // Host lists (kafka://u:p@h1,h2) are not WHATWG URLs; anything without a scheme prints as nothing.
+    const text = String(url);
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return '<unparsable url>';
+    return text
+      .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?#]*:)[^@/?#]*@/i, '$1***@')
+      .replace(/([?&][^=&#]*(?:secret|password|token|key)[^=&#]*=)[^&#]*/gi, '$1***');
   }
 }

@@ -22,7 +22,7 @@ export interface Capabilities {
   deadLetter: boolean;
   /** Events an instance held unacknowledged when it died are delivered to another instance. */
   crashRedelivery: boolean;
-  /** Largest encoded message (body + headers) the adapter accepts, in bytes. */
+  /** Largest encoded message (body + header names and values; the key not included) the adapter accepts, in bytes. */
   maxMessageBytes: number;
 }
 
@@ -43,9 +43,17 @@ export interface Delivery {
   key?: string;
   body: Uint8Array;
   headers: Record<string, string>;
-  /** How many times the broker has delivered this message, counting this time, when the broker tracks it. */
+  /**
+   * How many times the broker has delivered this message, counting this time, when the broker tracks it.
+   * The core starts `attempt` from it, so an event that keeps killing its consumer is still dead-lettered
+   * after `maxAttempts`. Brokers that cannot tell them apart also count hand-overs (close, rebalance).
+   */
   deliveryCount?: number;
-  /** Done with it: the broker must never deliver it to this group again. Resolves once the broker accepted. */
+  /**
+   * Done with it: the broker must not deliver it to this group again. Resolves once the adapter has
+   * recorded it; the adapter makes it durable promptly (e.g. Kafka's next offset commit) and before its
+   * `close()` resolves. May reject after a connection loss: the broker then redelivers (at-least-once).
+   */
   ack(): Promise<void>;
   /** Hand it back untouched for later redelivery (used on close); does not count as a failure. */
   release(): Promise<void>;
@@ -106,5 +114,8 @@ export interface Transport {
   simulateCrash?(): Promise<void>;
 }
 
-/** What an adapter package exports: `export const createTransport: TransportFactory`. */
-export type TransportFactory = (url: URL) => Transport | Promise<Transport>;
+/**
+ * What an adapter package exports: `export const createTransport: TransportFactory`. `text` is the URL
+ * as the user wrote it (a host list like `h1:9092,h2:9092` survives only there; `url` has the first host).
+ */
+export type TransportFactory = (url: URL, text?: string) => Transport | Promise<Transport>;

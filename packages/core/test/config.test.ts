@@ -47,6 +47,14 @@ describe('createBus configuration', () => {
     await bus.close();
   });
 
+  it('accepts host lists and redacts them', async () => {
+    const { parseBrokerUrl } = await import('../src/index.ts');
+    expect(parseBrokerUrl('kafka://u:pw@h1:9092,h2:9092?clientId=x').hostname).toBe('h1');
+    expect(redactUrl('kafka://u:pw@h1:9092,h2:9092?sasl=plain&token=t')).toBe(
+      'kafka://u:***@h1:9092,h2:9092?sasl=plain&token=***',
+    );
+  });
+
   it('redacts passwords and secret query parameters', () => {
     expect(redactUrl('amqp://guest:guest@host:5672/v?prefetch=8')).toBe(
       'amqp://guest:***@host:5672/v?prefetch=8',
