@@ -17,9 +17,9 @@ export function describeConformance(url: string | undefined, options: { name: st
       capabilities = (await probe(url!)).capabilities;
     }, 60_000);
     for (const testCase of allCases) {
-      it(testCase.name, { timeout: testCase.timeoutMs + 30_000 }, async (test) => {
+      it(testCase.name, { timeout: testCase.timeoutMs + 30_000 }, async (context) => {
         const reason = missingCapability(testCase, capabilities);
-        if (reason) test.skip(reason);
+        if (reason) context.skip(reason); // reported with the capability name, never silently absent
         const ctx = new CaseContext(url!, testCase.name, capabilities);
         try {
           await testCase.run(ctx);

@@ -1,0 +1,46 @@
+import { expect, it } from 'vitest';
+import { check } from '../src/harness.ts';
+import { allCases, type ConformanceCase, runCase } from '../src/index.ts';
+import { formatJunit, formatTable } from '../src/report.ts';
+import { probe } from '../src/runner.ts';
+
+const capabilities = async () => (await probe('memory://')).capabilities;
+
+it('a case whose capability the adapter lacks is skipped, naming the capability', async () => {
+  const fanOut = allCases.find((c) => c.name === 'fan-out')!;
+  const result = await runCase('memory://', fanOut, { ...(await capabilities()), fanOut: false });
+  expect(result).toMatchObject({ status: 'skipped', skippedBecause: 'adapter lacks capability: fanOut' });
+});
+
+it('a broken promise fails with what was seen; a hung case fails with its time-out', async () => {
+  const broken: ConformanceCase = {
+    name: 'broken',
+    requires: [],
+    timeoutMs: 5_000,
+    run: async () => check(false, () => '3 of 10 ids never completed'),
+  };
+  const hung: ConformanceCase = {
+    name: 'hung',
+    requires: [],
+    timeoutMs: 50,
+    run: () => new Promise(() => {}),
+  };
+  const caps = await capabilities();
+  expect(await runCase('memory://', broken, caps)).toMatchObject({
+    status: 'failed',
+    error: '3 of 10 ids never completed',
+  });
+  const timedOut = await runCase('memory://', hung, caps);
+  expect(timedOut).toMatchObject({ status: 'failed', error: 'case did not finish within 50 ms' });
+  const report = {
+    broker: 'memory://',
+    adapter: 'memory',
+    capabilities: caps,
+    cases: [timedOut],
+    summary: { passed: 0, failed: 1, skipped: 0 },
+  };
+  expect(formatTable(report)).toMatch(
+    /\| hung .*\| failed .*case did not finish[\s\S]*\n0 passed, 1 failed, 0 skipped$/,
+  );
+  expect(formatJunit(report)).toContain('<failure message="case did not finish within 50 ms"/>');
+});
