@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createBus } from '@omnibus/core';
+import { createBus, redactUrl } from '@omnibus/core';
 import { OrderPlaced, PaymentCaptured } from './contracts.ts';
 
 export interface DemoSummary {
@@ -102,7 +102,7 @@ export async function runDemo(url: string): Promise<DemoSummary> {
 
   const letter = deadLetters[0];
   const lines = [
-    `omnibus demo on ${url.replace(/\/\/[^@/]*@/, '//***@')}`,
+    `omnibus demo on ${redactUrl(url)}`,
     `  shop         published ${published} OrderPlaced events (5 orders, one of them twice)`,
     `  payments     captured ${seen.payments.size} payments; ${deadLetters.length} order dead-lettered`,
     `  inventory    reserved stock for ${seen.inventory.size} orders`,
