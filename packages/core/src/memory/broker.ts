@@ -158,10 +158,10 @@ export class MemoryBroker {
     if (state?.size === 0) this.#topics.delete(topic);
   }
 
-  /** Copies the message to every group of the topic. With no group yet, nobody is there to keep it. */
-  publish(message: OutgoingMessage): void {
+  /** Copies the message to every group of the topic; false when no group exists to keep it. */
+  publish(message: OutgoingMessage): boolean {
     const groups = this.#topics.get(message.topic);
-    if (!groups) return;
+    if (!groups || groups.size === 0) return false;
     const partition =
       message.key === undefined
         ? this.#roundRobin++ % this.#partitionCount
@@ -178,6 +178,7 @@ export class MemoryBroker {
         partition,
       );
     }
+    return true;
   }
 
   join(

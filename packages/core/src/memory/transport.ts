@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors.ts';
+import { BrokerError, ConfigError } from '../errors.ts';
 import type {
   Capabilities,
   OutgoingMessage,
@@ -9,7 +9,7 @@ import type {
 import { type MemberHandle, MemoryBroker } from './broker.ts';
 
 /**
- * `memory://[name]?partitions=16&maxMessageBytes=1048576` — the embedded broker. Buses opened with the
+ * `memory://[name]?partitions=16&maxMessageBytes=1048576&unroutable=error` — the embedded broker. Buses opened with the
  * same name in one process share a broker (`memory://` is the default one). Full semantics: groups,
  * fan-out, per-key order across instances, redelivery of what an abandoned subscription held.
  */
@@ -18,15 +18,28 @@ export interface MemoryOptions {
   partitions: number;
   /** Largest accepted message, body plus headers. @default 1048576 */
   maxMessageBytes: number;
+  /**
+   * A publish to a topic that no group was provisioned for would reach nobody: `error` rejects it with a
+   * `BrokerError` (as RabbitMQ's adapter does), `drop` discards it. @default 'error'
+   */
+  unroutable: 'error' | 'drop';
 }
 
 const brokers = new Map<string, MemoryBroker>();
 
 export function parseMemoryUrl(url: URL): { name: string; options: MemoryOptions } {
-  const options: MemoryOptions = { partitions: 16, maxMessageBytes: 1_048_576 };
+  const options: MemoryOptions = { partitions: 16, maxMessageBytes: 1_048_576, unroutable: 'error' };
   for (const [name, value] of url.searchParams) {
+    if (name === 'unroutable') {
+      if (value !== 'error' && value !== 'drop')
+        throw new ConfigError(`memory:// option unroutable must be error or drop, got "${value}"`);
+      options.unroutable = value;
+      continue;
+    }
     if (name !== 'partitions' && name !== 'maxMessageBytes') {
-      throw new ConfigError(`memory:// has no option "${name}" — known: partitions, maxMessageBytes`);
+      throw new ConfigError(
+        `memory:// has no option "${name}" — known: partitions, maxMessageBytes, unroutable`,
+      );
     }
     const number = Number(value);
     if (!Number.isInteger(number) || number < 1)
@@ -48,9 +61,11 @@ class MemoryTransport implements Transport {
   readonly capabilities: Capabilities;
   readonly #broker: MemoryBroker;
   readonly #members = new Set<MemberHandle>();
+  readonly #unroutable: MemoryOptions['unroutable'];
 
   constructor(broker: MemoryBroker, options: MemoryOptions) {
     this.#broker = broker;
+    this.#unroutable = options.unroutable;
     this.capabilities = {
       consumerGroups: true,
       fanOut: true,
@@ -66,7 +81,11 @@ class MemoryTransport implements Transport {
   async connect(): Promise<void> {}
 
   async publish(message: OutgoingMessage): Promise<void> {
-    this.#broker.publish(message);
+    if (!this.#broker.publish(message) && this.#unroutable === 'error') {
+      throw new BrokerError(
+        `[memory] no group receives topic "${message.topic}", so the event would reach nobody — provision(contract, { groups }) or subscribe first, or use memory://?unroutable=drop`,
+      );
+    }
   }
 
   async provision(topic: string, groups: string[]): Promise<void> {
