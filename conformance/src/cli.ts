@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * pnpm conformance <broker-url> [--reporter table|json|junit] [--out FILE] [--only NAME[,NAME]]
+ * pnpm conformance <broker-url> [--reporter table|json|junit] [--out FILE] [--only NAME[,NAME]] [--adapter PACKAGE]
  * Prints a table (or JSON / JUnit) and ends with `N passed, N failed, N skipped`. Exit 0 only if none failed.
  */
 import { writeFileSync } from 'node:fs';
@@ -27,6 +27,13 @@ async function main(): Promise<number> {
     console.error(usage);
     return 2;
   }
+  if (values.adapter) {
+    // Through the environment, so the crash case's child processes load it too.
+    const scheme = url.split(':')[0];
+    process.env.OMNIBUS_ADAPTERS = [process.env.OMNIBUS_ADAPTERS, `${scheme}=${values.adapter}`]
+      .filter(Boolean)
+      .join(',');
+  }
   const live = reporter === 'table' && !values.out;
   const report = await runConformance(url, {
     only: values.only?.split(','),
@@ -51,7 +58,12 @@ async function main(): Promise<number> {
 function parse() {
   return parseArgs({
     allowPositionals: true,
-    options: { reporter: { type: 'string' }, out: { type: 'string' }, only: { type: 'string' } },
+    options: {
+      reporter: { type: 'string' },
+      out: { type: 'string' },
+      only: { type: 'string' },
+      adapter: { type: 'string' },
+    },
   });
 }
 

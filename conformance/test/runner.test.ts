@@ -44,3 +44,18 @@ it('a broken promise fails with what was seen; a hung case fails with its time-o
   );
   expect(formatJunit(report)).toContain('<failure message="case did not finish within 50 ms"/>');
 });
+
+it('runs a third-party adapter given with --adapter, ending with the summary line', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const cli = new URL('../src/cli.ts', import.meta.url).pathname;
+  const adapter = new URL('./fixtures/relay-adapter.ts', import.meta.url).pathname;
+  const output = execFileSync(
+    process.execPath,
+    [cli, 'relay://suite', '--adapter', adapter, '--only', 'round-trip,fan-out'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  expect(output).toMatch(/adapter: |round-trip/);
+  expect(output.trim().split('\n').at(-1)).toBe('2 passed, 0 failed, 0 skipped');
+});

@@ -52,11 +52,24 @@ export function parseBrokerUrl(text: string): URL {
   }
 }
 
+/**
+ * `OMNIBUS_ADAPTERS="nats=@acme/omnibus-nats,…"` maps more schemes to adapter packages without code,
+ * so tools and their child processes (the conformance CLI's `--adapter`) can load third-party adapters.
+ */
+function adaptersFromEnvironment(): Map<string, string> {
+  const mapping = new Map<string, string>();
+  for (const pair of (process.env.OMNIBUS_ADAPTERS ?? '').split(',')) {
+    const [scheme, packageName] = pair.split('=').map((part) => part.trim());
+    if (scheme && packageName) mapping.set(scheme.replace(/:$/, ''), packageName);
+  }
+  return mapping;
+}
+
 /** Builds (does not connect) the transport a broker URL selects. `createBus` uses it; tools may too. */
 export async function createTransport(text: string): Promise<Transport> {
   const url = parseBrokerUrl(text);
   const scheme = url.protocol.replace(/:$/, '');
-  const entry = schemes.get(scheme);
+  const entry = schemes.get(scheme) ?? adaptersFromEnvironment().get(scheme);
   if (entry === undefined) throw new UnknownSchemeError(scheme, [...schemes.keys()]);
   const factory = typeof entry === 'string' ? await loadAdapter(scheme, entry) : entry;
   return factory(url, text);

@@ -28,6 +28,17 @@ describe('createBus configuration', () => {
     expect(error.message).not.toContain('hunter2');
   });
 
+  it('loads third-party schemes named in OMNIBUS_ADAPTERS', async () => {
+    process.env.OMNIBUS_ADAPTERS = 'nats=@acme/omnibus-nats';
+    try {
+      const error = await createBus('nats://127.0.0.1:4222').catch((e) => e);
+      expect(error).toBeInstanceOf(AdapterNotInstalledError);
+      expect(error.message).toContain('install @acme/omnibus-nats');
+    } finally {
+      delete process.env.OMNIBUS_ADAPTERS;
+    }
+  });
+
   it('names the bad field of an options object', async () => {
     await expect(createBus({ url: 'memory://', embedWriterSchema: 'yes' } as never)).rejects.toThrow(
       /embedWriterSchema/,
