@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { renameHeaders } from '@omnibus/core';
 import type { MessageProperties, Options } from 'amqplib';
 
 // CloudEvents AMQP binding: attributes are application properties named `cloudEvents_<attr>`, and
@@ -9,6 +8,37 @@ import type { MessageProperties, Options } from 'amqplib';
 export const PARTITION_KEY_HEADER = 'cloudEvents_partitionkey';
 const CORE_PREFIX = 'ce_';
 const AMQP_PREFIX = 'cloudEvents_';
+const AMQP_ID = `${AMQP_PREFIX}id`;
+const AMQP_TYPE = `${AMQP_PREFIX}type`;
+const AMQP_TIME = `${AMQP_PREFIX}time`;
+
+/**
+ * `ce_x` → `cloudEvents_x`, memoized: a concatenated name would be hashed anew as a property key on every
+ * publish. Bounded, since header names come from publishers.
+ */
+const amqpNames = new Map<string, string>();
+function toAmqpName(name: string): string {
+  let out = amqpNames.get(name);
+  if (out === undefined) {
+    out = AMQP_PREFIX + name.slice(CORE_PREFIX.length);
+    if (amqpNames.size >= 1024) amqpNames.clear();
+    amqpNames.set(name, out);
+  }
+  return out;
+}
+
+/** `cloudEvents_x` → `ce_x`, memoized like {@link toAmqpName}. */
+const coreNames = new Map<string, string>();
+function toCoreName(name: string): string {
+  let out = coreNames.get(name);
+  if (out === undefined) {
+    out = CORE_PREFIX + name.slice(AMQP_PREFIX.length);
+    if (coreNames.size >= 1024) coreNames.clear();
+    coreNames.set(name, out);
+  }
+  return out;
+}
+
 /** Headers the broker adds that are not the event's. */
 const BROKER_HEADERS = new Set([
   'x-delivery-count',
@@ -26,21 +56,31 @@ export function toAmqpProperties(
   coreHeaders: Record<string, string>,
   key: string | undefined,
 ): Options.Publish {
-  const headers: Record<string, string> = renameHeaders(coreHeaders, CORE_PREFIX, AMQP_PREFIX);
-  const contentType = headers['content-type'];
-  delete headers['content-type'];
+  // One pass (hot path: once per publish): rename `ce_` headers and lift `content-type` out, without
+  // building an intermediate copy or deleting from the result (which would slow amqplib's table encoding).
+  const headers: Record<string, string> = {};
+  let contentType: string | undefined;
+  for (const name in coreHeaders) {
+    if (!Object.hasOwn(coreHeaders, name)) continue;
+    const value = coreHeaders[name]!;
+    if (name === 'content-type') contentType = value;
+    else headers[name.startsWith(CORE_PREFIX) ? toAmqpName(name) : name] = value;
+  }
   if (key !== undefined) headers[PARTITION_KEY_HEADER] = key;
-  const time = Date.parse(headers[`${AMQP_PREFIX}time`] ?? '');
-  return {
+  const id = headers[AMQP_ID];
+  const type = headers[AMQP_TYPE];
+  const time = Date.parse(headers[AMQP_TIME] ?? '');
+  const properties: Options.Publish = {
     persistent: true,
     mandatory: true,
     headers,
     // Correlates a basic.return with its publish; the event id where there is one (what RabbitMQ tools show).
-    messageId: headers[`${AMQP_PREFIX}id`] ?? randomUUID(),
-    ...(contentType === undefined ? {} : { contentType }),
-    ...(headers[`${AMQP_PREFIX}type`] === undefined ? {} : { type: headers[`${AMQP_PREFIX}type`] }),
-    ...(Number.isNaN(time) ? {} : { timestamp: Math.floor(time / 1000) }),
+    messageId: id ?? randomUUID(),
   };
+  if (contentType !== undefined) properties.contentType = contentType;
+  if (type !== undefined) properties.type = type;
+  if (!Number.isNaN(time)) properties.timestamp = Math.floor(time / 1000);
+  return properties;
 }
 
 /** The core's view of a received message: `ce_` headers, `content-type`, the key apart. */
@@ -48,15 +88,20 @@ export function fromAmqpProperties(properties: MessageProperties): {
   headers: Record<string, string>;
   key?: string;
 } {
-  const amqpHeaders: Record<string, string> = {};
+  // One pass (hot path: once per delivery): skip broker headers, lift the key out, rename to `ce_`.
+  const headers: Record<string, string> = {};
   let key: string | undefined;
-  for (const [name, value] of Object.entries(properties.headers ?? {})) {
-    if (BROKER_HEADERS.has(name) || value === undefined || value === null) continue;
-    const text = headerText(value);
-    if (name === PARTITION_KEY_HEADER) key = text;
-    else amqpHeaders[name] = text;
+  const amqpHeaders = properties.headers;
+  if (amqpHeaders) {
+    for (const name in amqpHeaders) {
+      if (!Object.hasOwn(amqpHeaders, name)) continue;
+      const value: unknown = amqpHeaders[name];
+      if (BROKER_HEADERS.has(name) || value === undefined || value === null) continue;
+      const text = headerText(value);
+      if (name === PARTITION_KEY_HEADER) key = text;
+      else headers[name.startsWith(AMQP_PREFIX) ? toCoreName(name) : name] = text;
+    }
   }
-  const headers = renameHeaders(amqpHeaders, AMQP_PREFIX, CORE_PREFIX);
   if (typeof properties.contentType === 'string') headers['content-type'] = properties.contentType;
   return key === undefined ? { headers } : { headers, key };
 }

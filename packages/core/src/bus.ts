@@ -70,6 +70,17 @@ export interface Subscription {
 
 const DEFAULT_DEAD_LETTER_GROUP = 'dead-letters';
 
+/** `ce_dataschema` of a contract, built once per contract rather than once per event. */
+const dataSchemas = new WeakMap<object, string>();
+function dataSchemaOf(contract: { type: string; version: number; fingerprint: string }): string {
+  let urn = dataSchemas.get(contract);
+  if (urn === undefined) {
+    urn = `urn:omnibus:avro:${contract.type}:v${contract.version}:${contract.fingerprint}`;
+    dataSchemas.set(contract, urn);
+  }
+  return urn;
+}
+
 export class Bus {
   /** The adapter underneath (for raw access in tests and tools). */
   readonly transport: Transport;
@@ -97,34 +108,39 @@ export class Bus {
    * {@link ValidationError} naming the field), encodes it and checks the adapter's size limit.
    */
   encode<T, In>(contract: EventContract<T, In>, payload: In, options: PublishOptions = {}): OutgoingMessage {
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(options.headers ?? {})) {
-      if (isReservedHeader(name))
-        throw new ValidationError(contract.type, [
-          { path: ['headers', name], message: 'reserved header name' },
-        ]);
-      if (typeof value !== 'string')
-        throw new ValidationError(contract.type, [
-          { path: ['headers', name], message: 'header values must be strings' },
-        ]);
-      headers[name] = value;
+    const userHeaders = options.headers;
+    let own: Record<string, string> | undefined;
+    if (userHeaders) {
+      own = {};
+      for (const name in userHeaders) {
+        if (!Object.hasOwn(userHeaders, name)) continue;
+        const value = userHeaders[name];
+        if (isReservedHeader(name))
+          throw new ValidationError(contract.type, [
+            { path: ['headers', name], message: 'reserved header name' },
+          ]);
+        if (typeof value !== 'string')
+          throw new ValidationError(contract.type, [
+            { path: ['headers', name], message: 'header values must be strings' },
+          ]);
+        own[name] = value;
+      }
     }
     const body = contract.encode(payload);
-    Object.assign(
-      headers,
-      attributeHeaders(
-        {
-          id: options.id ?? newEventId(),
-          type: contract.type,
-          source: this.#source,
-          specversion: '1.0',
-          time: options.time ?? new Date(),
-          datacontenttype: CONTENT_TYPE,
-          dataschema: `urn:omnibus:avro:${contract.type}:v${contract.version}:${contract.fingerprint}`,
-        },
-        this.#embedSchema ? contract.schemaJson : undefined,
-      ),
+    const attributes = attributeHeaders(
+      {
+        id: options.id ?? newEventId(),
+        type: contract.type,
+        source: this.#source,
+        specversion: '1.0',
+        time: options.time ?? new Date(),
+        datacontenttype: CONTENT_TYPE,
+        dataschema: dataSchemaOf(contract),
+      },
+      this.#embedSchema ? contract.schemaJson : undefined,
     );
+    // Without user headers the attributes are the headers (same names, same order): no second copy.
+    const headers = own ? Object.assign(own, attributes) : attributes;
     const size = encodedSize(body, headers);
     const limit = this.capabilities.maxMessageBytes;
     if (size > limit) throw new MessageTooLargeError(contract.type, size, limit, this.transport.name);
