@@ -193,8 +193,11 @@ export class KafkaTransport implements Transport {
       await this.#admin!.deleteTopics({ topics: [topic] });
       this.#topics.delete(topic);
     } catch (error) {
-      if ((error as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION')
-        throw toBrokerError(error, `deleting ${topic}`, this.options);
+      // Already gone is done (kafkajs reports it after its retries, as the cause).
+      const e = error as { type?: string; cause?: { type?: string } };
+      const unknownTopic =
+        e.type === 'UNKNOWN_TOPIC_OR_PARTITION' || e.cause?.type === 'UNKNOWN_TOPIC_OR_PARTITION';
+      if (!unknownTopic) throw toBrokerError(error, `deleting ${topic}`, this.options);
     }
   }
 

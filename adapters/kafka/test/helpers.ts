@@ -7,8 +7,12 @@ import type { KafkaOptions } from '../src/options.ts';
 /** The broker found by the global setup (pnpm brokers:up), or undefined: tests that need it are skipped. */
 export const KAFKA_URL = brokerUrl('kafka');
 
+/** Topic names handed out by `uniqueName`; `closeAll()` deletes them so runs do not pile up topics. */
+const names = new Set<string>();
 export function uniqueName(what: string): string {
-  return `kafka-test-${what}-${randomUUID().slice(0, 8)}`;
+  const name = `kafka-test-${what}-${randomUUID().slice(0, 8)}`;
+  names.add(name);
+  return name;
 }
 
 /** Transports opened by a test file; `closeAll()` in afterEach/afterAll. */
@@ -25,6 +29,15 @@ export async function openTransport(overrides: Partial<KafkaOptions> = {}): Prom
 export async function closeAll(): Promise<void> {
   await Promise.allSettled([...open].map((t) => t.close()));
   open.clear();
+  if (names.size === 0 || !KAFKA_URL) return;
+  // After every transport is closed: a live producer would keep asking for a deleted topic's metadata.
+  const cleaner = createKafkaTransport(KAFKA_URL);
+  try {
+    for (const name of names) await cleaner.deleteTopic(name, []);
+  } finally {
+    names.clear();
+    await cleaner.close();
+  }
 }
 
 export function message(
