@@ -1,6 +1,7 @@
 import {
   type Capabilities,
   ClosedError,
+  DEAD_LETTER_HEADROOM_BYTES,
   encodedSize,
   MessageTooLargeError,
   type OutgoingMessage,
@@ -118,11 +119,11 @@ export class KafkaTransport implements Transport {
 
   async publish(message: OutgoingMessage): Promise<void> {
     if (this.#closed) throw new ClosedError('kafka transport');
-    // The limit is on body + headers, as the core measures it; the key rides in the framing headroom.
+    // Body + headers, as the core measures; events stop at KAFKA_MAX_MESSAGE_BYTES (the bus checks), dead
+    // letters may use the headroom. The key and record framing fit in what is left of message.max.bytes.
     const size = encodedSize(message.body, message.headers);
-    if (size > KAFKA_MAX_MESSAGE_BYTES) {
-      throw new MessageTooLargeError(message.headers.ce_type ?? 'raw', size, KAFKA_MAX_MESSAGE_BYTES, KAFKA);
-    }
+    const limit = KAFKA_MAX_MESSAGE_BYTES + DEAD_LETTER_HEADROOM_BYTES;
+    if (size > limit) throw new MessageTooLargeError(message.headers.ce_type ?? 'raw', size, limit, KAFKA);
     await this.connect();
     // Batches are sized with Kafka's per-record framing (varints) so one partition's record batch stays
     // under the broker's message.max.bytes even when it holds thousands of small events.

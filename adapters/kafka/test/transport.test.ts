@@ -1,4 +1,4 @@
-import { BrokerError, type Delivery } from '@omnibus/core';
+import { BrokerError, DEAD_LETTER_HEADROOM_BYTES, type Delivery } from '@omnibus/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKafkaTransport, KAFKA_MAX_MESSAGE_BYTES } from '../src/index.ts';
 import { closeAll, KAFKA_URL, message, openTransport, text, uniqueName, waitUntil } from './helpers.ts';
@@ -176,7 +176,7 @@ describe.skipIf(!KAFKA_URL)('kafka transport against a real broker', () => {
     expect(peak).toBe(7);
   });
 
-  it('rejects an event over maxMessageBytes before sending, and round-trips one at the limit', async () => {
+  it('rejects a message over maxMessageBytes + the dead-letter headroom before sending, and round-trips one at the limit', async () => {
     const transport = await openTransport();
     const topic = uniqueName('large');
     await transport.provision(topic, ['g']);
@@ -184,7 +184,12 @@ describe.skipIf(!KAFKA_URL)('kafka transport against a real broker', () => {
     const atLimit = new Uint8Array(KAFKA_MAX_MESSAGE_BYTES - 'ce_type'.length - 'big'.length);
     await transport.publish({ topic, key: 'a-key-is-not-counted', body: atLimit, headers });
     await expect(
-      transport.publish({ topic, key: 'k', body: new Uint8Array(atLimit.byteLength + 1), headers }),
+      transport.publish({
+        topic,
+        key: 'k',
+        body: new Uint8Array(atLimit.byteLength + DEAD_LETTER_HEADROOM_BYTES + 1),
+        headers,
+      }),
     ).rejects.toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
     let size = -1;
     await transport.subscribe({

@@ -1,4 +1,9 @@
-import { encodedSize, MessageTooLargeError, type OutgoingMessage } from '@omnibus/core';
+import {
+  DEAD_LETTER_HEADROOM_BYTES,
+  encodedSize,
+  MessageTooLargeError,
+  type OutgoingMessage,
+} from '@omnibus/core';
 import type { ConfirmChannel, Message, Options } from 'amqplib';
 import { brokerError, type ConnectionManager, closeQuietly } from './connection.ts';
 import { toAmqpProperties } from './headers.ts';
@@ -50,13 +55,10 @@ export class Publisher {
 
   async publish(message: OutgoingMessage): Promise<void> {
     const size = encodedSize(message.body, message.headers);
-    if (size > this.#options.maxMessageBytes) {
-      throw new MessageTooLargeError(
-        message.headers.ce_type ?? message.topic,
-        size,
-        this.#options.maxMessageBytes,
-        'rabbitmq',
-      );
+    // Events stop at maxMessageBytes (the bus checks); dead letters may use the headroom above it.
+    const limit = this.#options.maxMessageBytes + DEAD_LETTER_HEADROOM_BYTES;
+    if (size > limit) {
+      throw new MessageTooLargeError(message.headers.ce_type ?? message.topic, size, limit, 'rabbitmq');
     }
     const deadline = Date.now() + this.#options.publishTimeoutMs;
     const properties = toAmqpProperties(message.headers, message.key);

@@ -1,5 +1,5 @@
 import { brokerUrl } from '@omnibus/brokers-dev';
-import { BrokerError, MessageTooLargeError } from '@omnibus/core';
+import { BrokerError, DEAD_LETTER_HEADROOM_BYTES, MessageTooLargeError } from '@omnibus/core';
 import amqp from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTransport } from '../src/index.ts';
@@ -135,13 +135,13 @@ describe.skipIf(!url)('rabbitmq transport', () => {
     await expect(lenient.publish({ topic, body: Buffer.from('x'), headers: {} })).resolves.toBeUndefined();
   });
 
-  it('refuses a message over maxMessageBytes before sending', async () => {
+  it('refuses a message over maxMessageBytes + the dead-letter headroom before sending', async () => {
     const transport = await fixture.transport({ maxMessageBytes: 1000 });
     const topic = uniqueTopic('large');
     fixture.track(topic, []);
-    await expect(transport.publish({ topic, body: Buffer.alloc(2000), headers: {} })).rejects.toBeInstanceOf(
-      MessageTooLargeError,
-    );
+    await expect(
+      transport.publish({ topic, body: Buffer.alloc(1000 + DEAD_LETTER_HEADROOM_BYTES + 1), headers: {} }),
+    ).rejects.toBeInstanceOf(MessageTooLargeError);
   });
 
   it('names the broker without its password when it cannot connect', async () => {

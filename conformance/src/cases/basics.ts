@@ -99,6 +99,14 @@ const largeAndEmpty: ConformanceCase = {
     const limit = bus.capabilities.maxMessageBytes;
     const got: string[] = [];
     await bus.subscribe(contract, { group: 'g' }, (event) => void got.push(event.payload));
+    // A group that rejects big events: the at-limit event must still fit in the dead-letter topic.
+    const deadLetters: number[] = [];
+    if (ctx.capabilities.deadLetter) {
+      await bus.subscribe(contract, { group: 'rejects-big', maxAttempts: 1 }, (event) => {
+        if (event.payload.length > 0) throw new Error('too big to handle');
+      });
+      await bus.subscribeDeadLetters(contract, {}, (letter) => void deadLetters.push(letter.body.byteLength));
+    }
     const options = { key: 'k', id: '00000000-0000-4000-8000-000000000000', time: new Date(0) };
     // Grow the payload until the encoded message is exactly at the limit.
     const size = (n: number): number => {
@@ -138,6 +146,18 @@ const largeAndEmpty: ConformanceCase = {
       () => got.length >= 2,
       () => `${got.length} of 2 events (empty, at-limit) received`,
     );
+    if (ctx.capabilities.deadLetter) {
+      await ctx.waitFor(
+        () => deadLetters.length >= 1,
+        () => 'the rejected at-limit event never reached the dead-letter topic',
+      );
+      const atLimitBody = bus.encode(contract, { seq: 1, key: 'k', payload: 'x'.repeat(length) }, options)
+        .body.byteLength;
+      check(
+        deadLetters[0] === atLimitBody,
+        () => `dead letter body is ${deadLetters[0]} bytes, the event was ${atLimitBody}`,
+      );
+    }
     await sleep(300);
     check(
       got.length === 2 && got[0] === '' && got[1]!.length === length,

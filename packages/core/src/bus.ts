@@ -159,9 +159,12 @@ export class Bus {
     return { id: message.headers.ce_id! };
   }
 
-  /** Sends bytes as they are, bypassing contracts (tools and tests, e.g. injecting garbage). */
+  /** Sends bytes as they are, bypassing contracts (tools and tests, e.g. injecting garbage). Same size limit. */
   async publishRaw(message: OutgoingMessage): Promise<void> {
     this.#assertOpen();
+    const size = encodedSize(message.body, message.headers);
+    const limit = this.capabilities.maxMessageBytes;
+    if (size > limit) throw new MessageTooLargeError(message.topic, size, limit, this.transport.name);
     await this.transport.publish(message);
   }
 

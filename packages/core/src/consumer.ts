@@ -1,4 +1,9 @@
-import { DEAD_LETTER_HEADERS } from './envelope.ts';
+import {
+  DEAD_LETTER_HEADERS,
+  DEAD_LETTER_HEADROOM_BYTES,
+  encodedSize,
+  WRITER_SCHEMA_HEADER,
+} from './envelope.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import { KeyedScheduler } from './keyed-scheduler.ts';
 import { type BackoffOptions, backoffDelay, cancellableSleep } from './retry.ts';
@@ -129,15 +134,19 @@ export class Consumer<P> {
       return delivery.release();
     }
     const message = error instanceof Error ? error.message : String(error);
-    const headers = {
-      ...delivery.headers,
-      [DEAD_LETTER_HEADERS.reason]: reason,
-      [DEAD_LETTER_HEADERS.error]: message.slice(0, 2000),
-      [DEAD_LETTER_HEADERS.attempts]: String(attempts),
-      [DEAD_LETTER_HEADERS.group]: s.group,
-      [DEAD_LETTER_HEADERS.topic]: s.topic,
-      [DEAD_LETTER_HEADERS.time]: new Date().toISOString(),
-    };
+    const headers = fitDeadLetter(
+      delivery.body,
+      {
+        ...delivery.headers,
+        [DEAD_LETTER_HEADERS.reason]: reason,
+        [DEAD_LETTER_HEADERS.error]: message.slice(0, 2000),
+        [DEAD_LETTER_HEADERS.attempts]: String(attempts),
+        [DEAD_LETTER_HEADERS.group]: s.group,
+        [DEAD_LETTER_HEADERS.topic]: s.topic,
+        [DEAD_LETTER_HEADERS.time]: new Date().toISOString(),
+      },
+      s.transport.capabilities.maxMessageBytes + DEAD_LETTER_HEADROOM_BYTES,
+    );
     for (let retry = 2; ; retry++) {
       try {
         await s.transport.publish({
@@ -177,4 +186,32 @@ export class Consumer<P> {
     })();
     return this.#closed;
   }
+}
+
+/**
+ * Transports accept dead letters up to `DEAD_LETTER_HEADROOM_BYTES` above the event limit. Should the
+ * headers still not fit (a long non-ASCII error), a dead letter that can never be published would block its
+ * key for good, so the copy is fitted: first the embedded
+ * writer schema goes (the fingerprint stays, so the contract still decodes the body), then the error text
+ * is shortened, then the optional time and error headers go. Body and original headers stay intact.
+ */
+function fitDeadLetter(
+  body: Uint8Array,
+  headers: Record<string, string>,
+  limit: number,
+): Record<string, string> {
+  const fitted = { ...headers };
+  const over = () => encodedSize(body, fitted) - limit;
+  if (over() > 0) delete fitted[WRITER_SCHEMA_HEADER];
+  const error = fitted[DEAD_LETTER_HEADERS.error] ?? '';
+  if (over() > 0 && error.length > 0) {
+    const keep = Math.max(0, Buffer.byteLength(error) - over() - 3);
+    fitted[DEAD_LETTER_HEADERS.error] = `${Buffer.from(error)
+      .subarray(0, keep)
+      .toString()
+      .replace(/\uFFFD$/, '')}…`;
+  }
+  if (over() > 0) delete fitted[DEAD_LETTER_HEADERS.time];
+  if (over() > 0) delete fitted[DEAD_LETTER_HEADERS.error];
+  return fitted;
 }

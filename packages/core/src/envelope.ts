@@ -30,6 +30,12 @@ const ATTRIBUTE_HEADERS = new Set([
   WRITER_SCHEMA_HEADER,
 ]);
 
+/**
+ * Room a transport must accept above `maxMessageBytes`: an event may be published right at the limit, and
+ * its dead-letter copy carries the same bytes plus the dead-letter headers below.
+ */
+export const DEAD_LETTER_HEADROOM_BYTES = 4096;
+
 /** Headers the core adds when it dead-letters an event, next to the original headers. */
 export const DEAD_LETTER_HEADERS = {
   reason: 'omnibus-dead-letter-reason',

@@ -22,7 +22,11 @@ export interface Capabilities {
   deadLetter: boolean;
   /** Events an instance held unacknowledged when it died are delivered to another instance. */
   crashRedelivery: boolean;
-  /** Largest encoded message (body + header names and values; the key not included) the adapter accepts, in bytes. */
+  /**
+   * Largest event (body + header names and values; the key not included) that may be published, in bytes;
+   * `bus.publish` enforces it. The transport's own `publish` must accept up to `maxMessageBytes +
+   * DEAD_LETTER_HEADROOM_BYTES`, because a dead-lettered event carries extra headers.
+   */
   maxMessageBytes: number;
 }
 

@@ -1,4 +1,5 @@
-import { BrokerError, ConfigError } from '../errors.ts';
+import { DEAD_LETTER_HEADROOM_BYTES, encodedSize } from '../envelope.ts';
+import { BrokerError, ConfigError, MessageTooLargeError } from '../errors.ts';
 import type {
   Capabilities,
   OutgoingMessage,
@@ -81,6 +82,10 @@ class MemoryTransport implements Transport {
   async connect(): Promise<void> {}
 
   async publish(message: OutgoingMessage): Promise<void> {
+    // Enforced here too, as a real broker would; dead letters may use the headroom above the event limit.
+    const size = encodedSize(message.body, message.headers);
+    const limit = this.capabilities.maxMessageBytes + DEAD_LETTER_HEADROOM_BYTES;
+    if (size > limit) throw new MessageTooLargeError(message.topic, size, limit, this.name);
     if (!this.#broker.publish(message) && this.#unroutable === 'error') {
       throw new BrokerError(
         `[memory] no group receives topic "${message.topic}", so the event would reach nobody — provision(contract, { groups }) or subscribe first, or use memory://?unroutable=drop`,
