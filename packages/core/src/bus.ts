@@ -63,9 +63,18 @@ export interface DeadLetter {
   body: Uint8Array;
 }
 
+/** How long `close()` waits. */
+export interface CloseOptions {
+  /**
+   * Stop waiting for running handlers after this many ms (e.g. inside a shutdown grace period); their
+   * events are left to the broker and redelivered (at-least-once). @default wait until they finish
+   */
+  timeoutMs?: number;
+}
+
 export interface Subscription {
   /** Waits for running handlers (acking those that succeed), returns the rest to the broker. Idempotent. */
-  close(): Promise<void>;
+  close(options?: CloseOptions): Promise<void>;
 }
 
 const DEFAULT_DEAD_LETTER_GROUP = 'dead-letters';
@@ -290,8 +299,8 @@ export class Bus {
     await consumer.start();
     this.#consumers.add(consumer as Consumer<unknown>);
     return {
-      close: async () => {
-        await consumer.close();
+      close: async (options?: CloseOptions) => {
+        await consumer.close(options?.timeoutMs);
         this.#consumers.delete(consumer as Consumer<unknown>);
       },
     };
@@ -309,9 +318,9 @@ export class Bus {
   }
 
   /** Closes every subscription (see {@link Subscription.close}), flushes and disconnects. Idempotent. */
-  close(): Promise<void> {
+  close(options?: CloseOptions): Promise<void> {
     this.#closed ??= (async () => {
-      await Promise.allSettled([...this.#consumers].map((c) => c.close()));
+      await Promise.allSettled([...this.#consumers].map((c) => c.close(options?.timeoutMs)));
       await this.transport.close();
     })();
     return this.#closed;

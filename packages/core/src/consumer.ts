@@ -39,6 +39,8 @@ export class Consumer<P> {
   #capacityWaiters: (() => void)[] = [];
   #transportSubscription: TransportSubscription | undefined;
   #closing = false;
+  /** close() stopped waiting: unsettled deliveries now belong to the broker again. */
+  #abandoned = false;
   #closed: Promise<void> | undefined;
 
   constructor(settings: ConsumerSettings<P>) {
@@ -114,6 +116,8 @@ export class Consumer<P> {
       }
       if (succeeded) {
         if (leaseKey && s.idempotency) await s.idempotency.store.complete(leaseKey, s.idempotency.ttlMs);
+        // Finished after close() gave up on it: the broker redelivers it; idempotency absorbs the repeat.
+        if (this.#abandoned) return;
         return delivery.ack();
       }
       if (leaseKey && s.idempotency) await s.idempotency.store.release(leaseKey);
@@ -173,15 +177,30 @@ export class Consumer<P> {
 
   /**
    * Stops intake, lets running handlers finish (acking those that succeed), hands every other held
-   * delivery back for redelivery, then lets go of the broker consumer. Safe to call twice.
+   * delivery back for redelivery, then lets go of the broker consumer. With `timeoutMs`, stops waiting
+   * for handlers after that long and leaves their events to the broker. Safe to call twice.
    */
-  close(): Promise<void> {
+  close(timeoutMs?: number): Promise<void> {
     this.#closed ??= (async () => {
       this.#closing = true;
       await this.#transportSubscription?.stop();
       for (const sleep of this.#sleeps) sleep.cancel();
       for (const wake of this.#capacityWaiters.splice(0)) wake();
-      while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+      const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
+      while (this.#pending.size > 0 && Date.now() < deadline) {
+        const left = deadline - Date.now();
+        const sleep = cancellableSleep(Number.isFinite(left) ? left : 2 ** 31 - 1);
+        await Promise.race([Promise.allSettled([...this.#pending]), sleep.done]);
+        sleep.cancel();
+      }
+      if (this.#pending.size > 0) {
+        this.#abandoned = true;
+        this.#settings.onError(
+          new Error(
+            `[omnibus] close() stopped waiting after ${timeoutMs} ms: ${this.#pending.size} event(s) on ${this.#settings.topic} left to the broker for redelivery`,
+          ),
+        );
+      }
       await this.#transportSubscription?.close();
     })();
     return this.#closed;

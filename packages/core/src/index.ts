@@ -1,6 +1,7 @@
 export type { AvroInput, AvroSchema, AvroValue } from './avro-types.ts';
 export {
   Bus,
+  type CloseOptions,
   createBus,
   type DeadLetter,
   type EventContext,
