@@ -1,3 +1,4 @@
 import { defineConfig } from 'vitest/config';
+import { workspaceSource } from '../../vitest.shared.ts';
 
-export default defineConfig({ test: { name: 'core', include: ['test/**/*.test.ts'] } });
+export default defineConfig({ ...workspaceSource, test: { name: 'core', include: ['test/**/*.test.ts'] } });

@@ -1,4 +1,12 @@
 import { hostname } from 'node:os';
+import type {
+  CloseOptions,
+  DeadLetter,
+  EventContext,
+  Handler,
+  PublishOptions,
+  Subscription,
+} from './bus-types.ts';
 import { createTransport } from './config.ts';
 import { Consumer } from './consumer.ts';
 import type { EventContract } from './contract.ts';
@@ -12,83 +20,44 @@ import {
   splitHeaders,
   WRITER_SCHEMA_HEADER,
 } from './envelope.ts';
-import { ClosedError, DecodeError, MessageTooLargeError, redactUrl, ValidationError } from './errors.ts';
+import {
+  ClosedError,
+  DecodeError,
+  MessageTooLargeError,
+  PublishBatchError,
+  redactUrl,
+  SubscriptionError,
+  ValidationError,
+} from './errors.ts';
+import { dataSchemaOf } from './fingerprint.ts';
+import { type BusHealth, busHealth } from './health.ts';
 import { MemoryIdempotencyStore } from './idempotency.ts';
-import { type BusOptions, parseBusOptions, parseSubscribeOptions, type SubscribeOptions } from './options.ts';
+import { silentLogger } from './logger.ts';
+import { composeHooks, type Hooks, type Middleware } from './middleware.ts';
+import {
+  type BusOptions,
+  brokerUrlOf,
+  parseBusOptions,
+  parseSubscribeOptions,
+  type SubscribeOptions,
+} from './options.ts';
+import { Outbox } from './outbox.ts';
+import { publishAll } from './publish-batch.ts';
+import { publishBatchThroughHook, publishContext } from './publish-hooks.ts';
+import { settlesWithin } from './retry.ts';
+import { closeOnSignals, type SignalOptions } from './signals.ts';
 import type { Capabilities, Delivery, OutgoingMessage, Transport } from './transport.ts';
 
-/** What a handler learns about the event besides its payload. */
-export interface EventContext {
-  /** CloudEvents id: the same on every redelivery and duplicate. */
-  id: string;
-  type: string;
-  source: string;
-  time: Date;
-  key: string | undefined;
-  /** 1 on the first attempt, counting retries (and broker redeliveries where the broker counts them). */
-  attempt: number;
-  /** The publisher's own headers (CloudEvents attributes are the fields above). */
-  headers: Record<string, string>;
-  topic: string;
-  group: string;
-}
-
-export type Handler<T> = (event: T, context: EventContext) => Promise<void> | void;
-
-export interface PublishOptions {
-  /** Ordering key: events with one key are consumed in publish order. */
-  key?: string;
-  /** Your own headers (string values; names starting `ce_`, `omnibus-` or `content-type` are reserved). */
-  headers?: Record<string, string>;
-  /** Event id. @default a random UUID */
-  id?: string;
-  /** Event time. @default now */
-  time?: Date;
-}
-
-/** An event that could not be processed, as read back from a dead-letter topic. */
-export interface DeadLetter {
-  /** Why: `max-attempts` (the handler kept failing) or `undecodable` (bytes or schema unreadable). */
-  reason: string;
-  /** The last error message. */
-  error: string;
-  attempts: number;
-  group: string;
-  /** Topic the event was consumed from. */
-  topic: string;
-  key: string | undefined;
-  /** Original headers, unchanged. */
-  headers: Record<string, string>;
-  /** Original bytes, unchanged. */
-  body: Uint8Array;
-}
-
-/** How long `close()` waits. */
-export interface CloseOptions {
-  /**
-   * Stop waiting for running handlers after this many ms (e.g. inside a shutdown grace period); their
-   * events are left to the broker and redelivered (at-least-once). @default wait until they finish
-   */
-  timeoutMs?: number;
-}
-
-export interface Subscription {
-  /** Waits for running handlers (acking those that succeed), returns the rest to the broker. Idempotent. */
-  close(options?: CloseOptions): Promise<void>;
-}
+export type {
+  CloseOptions,
+  DeadLetter,
+  EventContext,
+  Handler,
+  PublishOptions,
+  Subscription,
+} from './bus-types.ts';
 
 const DEFAULT_DEAD_LETTER_GROUP = 'dead-letters';
-
-/** `ce_dataschema` of a contract, built once per contract rather than once per event. */
-const dataSchemas = new WeakMap<object, string>();
-function dataSchemaOf(contract: { type: string; version: number; fingerprint: string }): string {
-  let urn = dataSchemas.get(contract);
-  if (urn === undefined) {
-    urn = `urn:omnibus:avro:${contract.type}:v${contract.version}:${contract.fingerprint}`;
-    dataSchemas.set(contract, urn);
-  }
-  return urn;
-}
 
 export class Bus {
   /** The adapter underneath (for raw access in tests and tools). */
@@ -99,13 +68,31 @@ export class Bus {
   readonly #consumers = new Set<Consumer<unknown>>();
   readonly #provisioned = new Set<string>();
   readonly #memoryStore = new MemoryIdempotencyStore();
+  readonly #outbox: Outbox;
+  readonly #middleware: Middleware[];
+  /** Composed once per `use`; the consumers read it per run, so later `use` calls reach them too. */
+  readonly #hooks: Hooks;
   #closed: Promise<void> | undefined;
 
   constructor(transport: Transport, options: BusOptions) {
+    this.#outbox = new Outbox(options.maxPendingPublishes ?? 10_000, options.onPublishBackpressure ?? 'wait');
     this.transport = transport;
     this.#source = options.source ?? `urn:omnibus:${hostname()}`;
     this.#embedSchema = options.embedWriterSchema ?? true;
-    this.#onError = options.onError ?? ((error) => console.error(error));
+    const logger = options.logger ?? silentLogger;
+    this.#onError = options.onError ?? ((error) => logger.error({ err: error }, error.message));
+    this.#middleware = [...(options.middleware ?? [])];
+    this.#hooks = composeHooks(this.#middleware);
+  }
+
+  /**
+   * Adds middleware after those already registered (so it runs inside them). It applies from the next
+   * publish and the next handler run on, existing subscriptions included.
+   */
+  use(...middleware: Middleware[]): this {
+    this.#middleware.push(...middleware);
+    Object.assign(this.#hooks, composeHooks(this.#middleware));
+    return this;
   }
 
   get capabilities(): Capabilities {
@@ -150,7 +137,7 @@ export class Bus {
     );
     // Without user headers the attributes are the headers (same names, same order): no second copy.
     const headers = own ? Object.assign(own, attributes) : attributes;
-    const size = encodedSize(body, headers);
+    const size = encodedSize(body, headers, options.key);
     const limit = this.capabilities.maxMessageBytes;
     if (size > limit) throw new MessageTooLargeError(contract.type, size, limit, this.transport.name);
     return { topic: contract.topic, key: options.key, body, headers };
@@ -164,17 +151,64 @@ export class Bus {
   ): Promise<{ id: string }> {
     this.#assertOpen();
     const message = this.encode(contract, payload, options);
-    await this.transport.publish(message);
+    const hook = this.#hooks.publish;
+    if (hook) {
+      await hook(publishContext(this.transport.name, contract.type, message), () => {
+        // Middleware may have added headers: the event must still fit.
+        this.#assertFits(message);
+        return this.#outbox.send(() => this.transport.publish(message));
+      });
+    } else await this.#outbox.send(() => this.transport.publish(message));
     return { id: message.headers.ce_id! };
+  }
+
+  /**
+   * Validates and encodes every event first (a {@link ValidationError} sends nothing), then publishes them
+   * in as few broker requests as the adapter allows. Events of one key are stored in array order; once one
+   * fails, the later ones of its key are not sent. Resolves with the ids once all are stored, else throws
+   * {@link PublishBatchError} saying which were stored and which were not.
+   */
+  async publishBatch<T, In>(
+    contract: EventContract<T, In>,
+    events: ({ payload: In } & PublishOptions)[],
+  ): Promise<{ ids: string[] }> {
+    this.#assertOpen();
+    const messages = events.map(({ payload, ...options }) => this.encode(contract, payload, options));
+    const ids = messages.map((m) => m.headers.ce_id!);
+    const send = (batch: OutgoingMessage[]) => this.#outbox.send(() => publishAll(this.transport, batch));
+    const hook = this.#hooks.publish;
+    const outcomes = hook
+      ? await publishBatchThroughHook(
+          hook,
+          messages.map((m) => publishContext(this.transport.name, contract.type, m)),
+          messages,
+          (batch) => {
+            for (const message of batch) this.#assertFits(message);
+            return send(batch);
+          },
+        )
+      : await send(messages);
+    const failures = outcomes.flatMap((error, index) => (error ? [{ index, id: ids[index]!, error }] : []));
+    if (failures.length > 0) {
+      throw new PublishBatchError(
+        ids.filter((_, index) => !outcomes[index]),
+        failures,
+      );
+    }
+    return { ids };
   }
 
   /** Sends bytes as they are, bypassing contracts (tools and tests, e.g. injecting garbage). Same size limit. */
   async publishRaw(message: OutgoingMessage): Promise<void> {
     this.#assertOpen();
-    const size = encodedSize(message.body, message.headers);
+    this.#assertFits(message);
+    await this.#outbox.send(() => this.transport.publish(message));
+  }
+
+  #assertFits(message: OutgoingMessage): void {
+    const size = encodedSize(message.body, message.headers, message.key);
     const limit = this.capabilities.maxMessageBytes;
     if (size > limit) throw new MessageTooLargeError(message.topic, size, limit, this.transport.name);
-    await this.transport.publish(message);
   }
 
   /**
@@ -294,6 +328,7 @@ export class Bus {
       },
       prepare: steps.prepare,
       run: async (value, delivery, attempt) => steps.run(value, delivery, attempt),
+      hooks: this.#hooks,
       onError: this.#onError,
     });
     await consumer.start();
@@ -313,35 +348,77 @@ export class Bus {
     for (const g of missing) this.#provisioned.add(`${topic}\u0000${g}`);
   }
 
+  /**
+   * A snapshot for liveness and readiness probes, from what the bus already knows (no broker round trip):
+   * the connection as the adapter reports it, pending publishes, and per subscription its state, handlers
+   * in flight, deliveries held and the last error the adapter reported. See {@link BusHealth.healthy}.
+   */
+  health(): BusHealth {
+    return busHealth(
+      this.transport,
+      this.#closed !== undefined,
+      this.#outbox.size,
+      [...this.#consumers].map((consumer) => consumer.health()),
+    );
+  }
+
   #assertOpen(): void {
     if (this.#closed) throw new ClosedError(`bus (${this.transport.name})`);
   }
 
-  /** Closes every subscription (see {@link Subscription.close}), flushes and disconnects. Idempotent. */
+  /**
+   * Closes every subscription (see {@link Subscription.close}), flushes and disconnects. Idempotent. With
+   * `timeoutMs` the whole close ends in that time (see {@link CloseOptions}).
+   */
   close(options?: CloseOptions): Promise<void> {
     this.#closed ??= (async () => {
-      await Promise.allSettled([...this.#consumers].map((c) => c.close(options?.timeoutMs)));
-      await this.transport.close();
+      const timeoutMs = options?.timeoutMs;
+      const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+      await Promise.allSettled([...this.#consumers].map((c) => c.close(timeoutMs)));
+      const closing = this.transport.close();
+      if (deadline === undefined) return closing;
+      if (await settlesWithin(closing, deadline - Date.now())) return closing;
+      closing.catch(() => {}); // goes on in the background; its outcome no longer concerns the caller
+      const abandoned = this.#outbox.abandon(timeoutMs!);
+      this.#onError(
+        new SubscriptionError(
+          'CLOSE_TIMEOUT',
+          `close() stopped waiting after ${timeoutMs} ms for the ${this.transport.name} connection to flush and close; ${abandoned} unconfirmed publish(es) rejected`,
+        ),
+      );
     })();
     return this.#closed;
+  }
+
+  /**
+   * The shutdown every service needs, in one call: on SIGTERM (or SIGINT) stop taking events, let running
+   * handlers finish within `timeoutMs`, hand the rest back, leave consumer groups at once (so partitions move
+   * without waiting out a session time-out), flush, and exit 0 (1 if closing failed). A second signal exits
+   * at once. Returns a function that removes the handlers.
+   */
+  closeOnSignals(options: SignalOptions = {}): () => void {
+    return closeOnSignals(this, options);
   }
 }
 
 /**
- * Opens a bus. `createBus('kafka://127.0.0.1:9092')`, `createBus({ url, source })`, or `createBus()` for
- * `BROKER_URL` (default `memory://`). Connection errors are typed and never contain credentials.
+ * Opens a bus. `createBus('kafka://127.0.0.1:9092')`, `createBus({ url, source, logger })`, or
+ * `createBus()` for `BROKER_URL`. With no URL at all it throws a {@link ConfigError}: an in-process
+ * broker is opted into with `memory://`, never a silent fallback. Connection errors are typed and never
+ * contain credentials.
  */
 export async function createBus(urlOrOptions?: string | BusOptions): Promise<Bus> {
   const options = parseBusOptions(
     typeof urlOrOptions === 'string' ? { url: urlOrOptions } : (urlOrOptions ?? {}),
   );
-  const url = options.url ?? process.env.BROKER_URL ?? 'memory://';
-  const transport = options.transport ?? (await createTransport(url));
+  const url = brokerUrlOf(options); // undefined only when a ready transport is given
+  const transport = options.transport ?? (await createTransport(url as string, { logger: options.logger }));
   try {
     await transport.connect();
   } catch (error) {
     const message = (error as Error).message ?? String(error);
-    throw Object.assign(error as Error, { message: message.replaceAll(url, redactUrl(url)) });
+    if (url) Object.assign(error as Error, { message: message.replaceAll(url, redactUrl(url)) });
+    throw error;
   }
   return new Bus(transport, options);
 }

@@ -2,15 +2,31 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AdapterNotInstalledError, ConfigError, redactUrl, UnknownSchemeError } from './errors.ts';
-import { createMemoryTransport } from './memory/transport.ts';
-import type { Transport, TransportFactory } from './transport.ts';
+import type { IdempotencyStore } from './idempotency.ts';
+import { createMemoryAdmin, createMemoryTransport } from './memory/transport.ts';
+import type {
+  AdminFactory,
+  Transport,
+  TransportAdmin,
+  TransportFactory,
+  TransportOptions,
+} from './transport.ts';
+
+/** What an adapter package exports (its module), or what `registerScheme` may be given directly. */
+export interface AdapterModule {
+  createTransport: TransportFactory;
+  /** Admin operations for tools and tests (optional: the conformance suite then leaves topics behind). */
+  createAdmin?: AdminFactory;
+  /** An idempotency store kept on this broker, shared by every instance (e.g. the Redis adapter's). */
+  createIdempotencyStore?: (url: URL, text?: string, options?: TransportOptions) => Promise<IdempotencyStore>;
+}
 
 /**
  * One URL selects the adapter by its scheme. Adapter packages are loaded only when their scheme is used,
  * so the core never imports a broker client.
  */
-const schemes = new Map<string, TransportFactory | string>([
-  ['memory', createMemoryTransport],
+const schemes = new Map<string, AdapterModule | string>([
+  ['memory', { createTransport: createMemoryTransport, createAdmin: createMemoryAdmin }],
   ['kafka', '@omnibus/kafka'],
   ['amqp', '@omnibus/rabbitmq'],
   ['amqps', '@omnibus/rabbitmq'],
@@ -20,11 +36,14 @@ const schemes = new Map<string, TransportFactory | string>([
 ]);
 
 /**
- * Teach `createBus` a new scheme: give a factory, or the name of a package whose module exports
- * `createTransport`. Third-party adapters call this once at start-up.
+ * Teach `createBus` a new scheme: give a factory, an adapter module (`{ createTransport, createAdmin }`), or
+ * the name of a package whose module exports them. Third-party adapters call this once at start-up.
  */
-export function registerScheme(scheme: string, factory: TransportFactory | string): void {
-  schemes.set(scheme.replace(/:$/, ''), factory);
+export function registerScheme(scheme: string, adapter: TransportFactory | AdapterModule | string): void {
+  schemes.set(
+    scheme.replace(/:$/, ''),
+    typeof adapter === 'function' ? { createTransport: adapter } : adapter,
+  );
 }
 
 /**
@@ -34,7 +53,7 @@ export function registerScheme(scheme: string, factory: TransportFactory | strin
 export function parseBrokerUrl(text: string): URL {
   try {
     return new URL(text);
-  } catch (cause) {
+  } catch {
     const hostList = /^([a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?)([^/?#,]+),[^/?#]*(.*)$/i.exec(text);
     if (hostList) {
       try {
@@ -43,11 +62,9 @@ export function parseBrokerUrl(text: string): URL {
         // not a URL even with one host: report the original below
       }
     }
+    // No `cause`: Node's URL error carries the whole input, password included, as a property.
     throw new ConfigError(
-      `broker URL ${redactUrl(text)} is not a URL — expected e.g. kafka://127.0.0.1:9092 or memory://`,
-      {
-        cause,
-      },
+      `broker URL ${redactUrl(text)} is not a URL — expected e.g. kafka://127.0.0.1:9092 or memory:// (characters such as / # ? @ % in a password must be percent-encoded)`,
     );
   }
 }
@@ -65,18 +82,49 @@ function adaptersFromEnvironment(): Map<string, string> {
   return mapping;
 }
 
-/** Builds (does not connect) the transport a broker URL selects. `createBus` uses it; tools may too. */
-export async function createTransport(text: string): Promise<Transport> {
+async function resolveAdapter(text: string): Promise<{ url: URL; adapter: AdapterModule }> {
   const url = parseBrokerUrl(text);
   const scheme = url.protocol.replace(/:$/, '');
   const entry = schemes.get(scheme) ?? adaptersFromEnvironment().get(scheme);
   if (entry === undefined) throw new UnknownSchemeError(scheme, [...schemes.keys()]);
-  const factory = typeof entry === 'string' ? await loadAdapter(scheme, entry) : entry;
-  return factory(url, text);
+  return { url, adapter: typeof entry === 'string' ? await loadAdapter(scheme, entry) : entry };
 }
 
-async function loadAdapter(scheme: string, packageName: string): Promise<TransportFactory> {
-  let module: { createTransport?: TransportFactory };
+/** Builds (does not connect) the transport a broker URL selects. `createBus` uses it; tools may too. */
+export async function createTransport(text: string, options: TransportOptions = {}): Promise<Transport> {
+  const { url, adapter } = await resolveAdapter(text);
+  return adapter.createTransport(url, text, options);
+}
+
+/**
+ * Opens the admin operations of the adapter a broker URL selects (tools and tests; services never need
+ * them). Throws {@link ConfigError} when the adapter offers none.
+ */
+export async function createAdmin(text: string, options: TransportOptions = {}): Promise<TransportAdmin> {
+  const { url, adapter } = await resolveAdapter(text);
+  if (!adapter.createAdmin) {
+    throw new ConfigError(`the ${url.protocol}// adapter offers no admin operations (createAdmin)`);
+  }
+  return adapter.createAdmin(url, text, options);
+}
+
+/**
+ * Opens the shared idempotency store of the adapter a URL selects, e.g. `createIdempotencyStore('redis://…')`
+ * for `idempotency: { store }` on any subscription. Throws {@link ConfigError} when the adapter has none.
+ */
+export async function createIdempotencyStore(
+  text: string,
+  options: TransportOptions = {},
+): Promise<IdempotencyStore> {
+  const { url, adapter } = await resolveAdapter(text);
+  if (!adapter.createIdempotencyStore) {
+    throw new ConfigError(`the ${url.protocol}// adapter offers no shared idempotency store`);
+  }
+  return adapter.createIdempotencyStore(url, text, options);
+}
+
+async function loadAdapter(scheme: string, packageName: string): Promise<AdapterModule> {
+  let module: Partial<AdapterModule>;
   try {
     module = await import(packageName);
   } catch (error) {
@@ -92,7 +140,7 @@ async function loadAdapter(scheme: string, packageName: string): Promise<Transpo
   if (typeof module.createTransport !== 'function') {
     throw new ConfigError(`${packageName} does not export createTransport — is it an omnibus adapter?`);
   }
-  return module.createTransport;
+  return module as AdapterModule;
 }
 
 function isMissing(error: unknown, packageName: string): boolean {

@@ -1,19 +1,19 @@
-import {
-  DEAD_LETTER_HEADERS,
-  DEAD_LETTER_HEADROOM_BYTES,
-  encodedSize,
-  WRITER_SCHEMA_HEADER,
-} from './envelope.ts';
+import { fitDeadLetter } from './dead-letter.ts';
+import { DEAD_LETTER_HEADERS, DEAD_LETTER_HEADROOM_BYTES } from './envelope.ts';
+import { SubscriptionError } from './errors.ts';
+import type { SubscriptionHealth } from './health.ts';
 import type { IdempotencyStore } from './idempotency.ts';
-import { KeyedScheduler } from './keyed-scheduler.ts';
+import { KeyedScheduler, type SlotControl } from './keyed-scheduler.ts';
+import { LeaseKeeper } from './lease-keeper.ts';
+import { failed, type HandleContext, type Hooks } from './middleware.ts';
 import { type BackoffOptions, backoffDelay, cancellableSleep } from './retry.ts';
 import type { Delivery, Transport, TransportSubscription } from './transport.ts';
 
 /**
  * The consume loop shared by every adapter: per-key ordering with bounded concurrency, retries with
- * backoff that hold only the failing event's key, dead-lettering, idempotency, back-pressure and a
- * graceful close. Decoding is given by the caller (`prepare`), so event and dead-letter subscriptions
- * share this one loop.
+ * backoff that hold only the failing event's key, dead-lettering, idempotency, keep-alive of leased
+ * deliveries, back-pressure and a close that hands back everything that has not started. Decoding is given
+ * by the caller (`prepare`), so event and dead-letter subscriptions share this one loop.
  */
 export interface ConsumerSettings<P> {
   transport: Transport;
@@ -28,12 +28,17 @@ export interface ConsumerSettings<P> {
   /** Turns a delivery into what the handler gets; throwing dead-letters the delivery at once. */
   prepare(delivery: Delivery): { value: P; id: string | undefined };
   run(prepared: P, delivery: Delivery, attempt: number): Promise<void>;
+  /** The bus's middleware; `hooks.handle` is read per run (undefined: no middleware, no overhead). */
+  hooks: Hooks;
   onError(error: Error): void;
 }
+
+type Outcome = 'ran' | 'failed' | 'hand-back';
 
 export class Consumer<P> {
   readonly #settings: ConsumerSettings<P>;
   readonly #scheduler: KeyedScheduler;
+  readonly #leases: LeaseKeeper;
   readonly #pending = new Set<Promise<void>>();
   readonly #sleeps = new Set<{ cancel(): void }>();
   #capacityWaiters: (() => void)[] = [];
@@ -42,10 +47,12 @@ export class Consumer<P> {
   /** close() stopped waiting: unsettled deliveries now belong to the broker again. */
   #abandoned = false;
   #closed: Promise<void> | undefined;
+  #lastError: { message: string; at: Date } | undefined;
 
   constructor(settings: ConsumerSettings<P>) {
     this.#settings = settings;
     this.#scheduler = new KeyedScheduler(settings.concurrency);
+    this.#leases = new LeaseKeeper(settings.transport.capabilities.deliveryLeaseMs, settings.onError);
   }
 
   /** Handlers running right now. */
@@ -60,8 +67,24 @@ export class Consumer<P> {
       group,
       maxInFlight: prefetch,
       onDelivery: (delivery) => this.#accept(delivery),
-      onError: (error) => this.#settings.onError(error),
+      onError: (error) => {
+        this.#lastError = { message: error.message, at: new Date() };
+        this.#settings.onError(error);
+      },
     });
+  }
+
+  /** For `bus.health()`: what this subscription is doing, from counters it keeps anyway. */
+  health(): SubscriptionHealth {
+    const health: SubscriptionHealth = {
+      topic: this.#settings.topic,
+      group: this.#settings.group,
+      state: this.#closing ? 'closing' : 'running',
+      inFlight: this.#scheduler.running,
+      held: this.#pending.size,
+    };
+    if (this.#lastError) health.lastError = { ...this.#lastError };
+    return health;
   }
 
   #accept(delivery: Delivery): Promise<void> {
@@ -69,11 +92,13 @@ export class Consumer<P> {
       void delivery.release().catch((error) => this.#settings.onError(error));
       return Promise.resolve();
     }
+    this.#leases.hold(delivery);
     const work = this.#scheduler
       .schedule(delivery.key, (slots) => this.#process(delivery, slots))
       .catch((error) => this.#settings.onError(error));
     this.#pending.add(work);
     void work.then(() => {
+      this.#leases.drop(delivery);
       this.#pending.delete(work);
       this.#capacityWaiters.shift()?.();
     });
@@ -81,9 +106,17 @@ export class Consumer<P> {
     return new Promise((resolve) => this.#capacityWaiters.push(resolve));
   }
 
-  async #process(delivery: Delivery, slots: { acquire(): Promise<void>; release(): void }): Promise<void> {
+  /**
+   * Must this delivery go back instead of starting? After close(), when its partition is moving to another
+   * instance, or when its lease was lost. Checked right before every start, after every wait.
+   */
+  #mustHandBack(delivery: Delivery): boolean {
+    return this.#closing || delivery.revoked === true || this.#leases.lost(delivery);
+  }
+
+  async #process(delivery: Delivery, slots: SlotControl): Promise<void> {
     const s = this.#settings;
-    if (this.#closing) return delivery.release();
+    if (this.#mustHandBack(delivery)) return delivery.release();
     let prepared: { value: P; id: string | undefined };
     try {
       prepared = s.prepare(delivery);
@@ -93,37 +126,148 @@ export class Consumer<P> {
     const leaseKey = prepared.id !== undefined && s.idempotency ? `${s.group}:${prepared.id}` : undefined;
     let attempt = Math.max(1, delivery.deliveryCount ?? 1);
     for (;;) {
-      if (this.#closing) return delivery.release();
-      if (leaseKey && s.idempotency) {
-        const claim = await s.idempotency.store.claim(leaseKey, s.idempotency.leaseMs);
-        if (claim === 'completed') return delivery.ack();
-        if (claim === 'busy') {
-          // A duplicate is running elsewhere: wait for it without spending an attempt.
-          if (!(await this.#sleep(backoffDelay(2, s.backoff)))) return delivery.release();
-          continue;
-        }
-      }
-      await slots.acquire();
-      let failure: unknown;
-      let succeeded = false;
-      try {
-        await s.run(prepared.value, delivery, attempt);
-        succeeded = true;
-      } catch (error) {
-        failure = error;
-      } finally {
-        slots.release();
-      }
-      if (succeeded) {
-        if (leaseKey && s.idempotency) await s.idempotency.store.complete(leaseKey, s.idempotency.ttlMs);
+      const { outcome, failure } = await this.#attempt(delivery, prepared, attempt, leaseKey, slots);
+      if (outcome === 'hand-back') return delivery.release();
+      if (outcome === 'ran') {
         // Finished after close() gave up on it: the broker redelivers it; idempotency absorbs the repeat.
         if (this.#abandoned) return;
+        // The lease ran out under it: the broker may have given the event to another consumer already.
+        if (this.#leases.lost(delivery)) return delivery.release();
         return delivery.ack();
       }
-      if (leaseKey && s.idempotency) await s.idempotency.store.release(leaseKey);
       if (attempt >= s.maxAttempts) return this.#deadLetter(delivery, 'max-attempts', failure, attempt);
       attempt++;
       if (!(await this.#sleep(backoffDelay(attempt, s.backoff)))) return delivery.release();
+    }
+  }
+
+  /** One attempt: take a slot, claim the idempotency lease, run the handler, record success. */
+  async #attempt(
+    delivery: Delivery,
+    prepared: { value: P; id: string | undefined },
+    attempt: number,
+    leaseKey: string | undefined,
+    slots: SlotControl,
+  ): Promise<{ outcome: Outcome; failure?: unknown }> {
+    const s = this.#settings;
+    let storeFailures = 0;
+    for (;;) {
+      if (this.#mustHandBack(delivery)) return { outcome: 'hand-back' };
+      await slots.acquire();
+      // close() or a revocation may have come while this waited for a slot: nothing starts after them.
+      if (this.#mustHandBack(delivery)) {
+        slots.release();
+        return { outcome: 'hand-back' };
+      }
+      if (leaseKey) {
+        const claim = await this.#store('claim', () =>
+          s.idempotency!.store.claim(leaseKey, s.idempotency!.leaseMs),
+        );
+        if (claim === 'completed') {
+          slots.release();
+          const handle = s.hooks.handle;
+          if (handle) await this.#skipDuplicate(handle, delivery, prepared.id, attempt);
+          return { outcome: 'ran' };
+        }
+        if (claim !== 'claimed') {
+          // A duplicate runs elsewhere ('busy'): poll at the first retry's pace. The store is unreachable:
+          // back off further each time. Either way no attempt is spent.
+          slots.release();
+          if (claim === 'failed') storeFailures++;
+          const wait = backoffDelay(2 + Math.min(storeFailures, 8), s.backoff);
+          if (!(await this.#sleep(wait))) return { outcome: 'hand-back' };
+          continue;
+        }
+        if (this.#mustHandBack(delivery)) {
+          slots.release();
+          await this.#store('release', () => s.idempotency!.store.release(leaseKey));
+          return { outcome: 'hand-back' };
+        }
+      }
+      try {
+        const handle = s.hooks.handle;
+        if (handle) {
+          const context = this.#handleContext(delivery, prepared.id, attempt);
+          await handle(context, async () => {
+            try {
+              await s.run(prepared.value, delivery, attempt);
+              context.outcome = 'ack';
+            } catch (error) {
+              failed(context, error);
+              throw error;
+            }
+          });
+        } else await s.run(prepared.value, delivery, attempt);
+      } catch (error) {
+        slots.release();
+        if (leaseKey) await this.#store('release', () => s.idempotency!.store.release(leaseKey));
+        return { outcome: 'failed', failure: error };
+      }
+      slots.release();
+      if (leaseKey && !(await this.#recordCompletion(leaseKey))) return { outcome: 'hand-back' };
+      return { outcome: 'ran' };
+    }
+  }
+
+  #handleContext(delivery: Delivery, id: string | undefined, attempt: number): HandleContext {
+    const s = this.#settings;
+    return {
+      transport: s.transport.name,
+      topic: s.topic,
+      group: s.group,
+      id,
+      key: delivery.key,
+      attempt,
+      maxAttempts: s.maxAttempts,
+      headers: delivery.headers,
+      outcome: undefined,
+      error: undefined,
+    };
+  }
+
+  /** Middleware sees a duplicate the idempotency store absorbed as a run that did not happen. */
+  async #skipDuplicate(
+    handle: NonNullable<Hooks['handle']>,
+    delivery: Delivery,
+    id: string | undefined,
+    attempt: number,
+  ): Promise<void> {
+    const context = this.#handleContext(delivery, id, attempt);
+    try {
+      await handle(context, async () => {
+        context.outcome = 'duplicate-skipped';
+      });
+    } catch (error) {
+      // The event was processed already; a middleware failing on the skip must not run it again.
+      this.#settings.onError(error as Error);
+    }
+  }
+
+  /**
+   * Records success in the idempotency store, retrying while the store is unreachable (acking without the
+   * record would let a later duplicate run again). False if close() came first: the event is handed back.
+   */
+  async #recordCompletion(leaseKey: string): Promise<boolean> {
+    const { store, ttlMs } = this.#settings.idempotency!;
+    for (let retry = 2; ; retry++) {
+      if ((await this.#store('complete', () => store.complete(leaseKey, ttlMs))) !== 'failed') return true;
+      if (!(await this.#sleep(backoffDelay(retry, this.#settings.backoff)))) return false;
+    }
+  }
+
+  /** Calls the idempotency store; a failure is reported and returned as `'failed'`, never thrown. */
+  async #store<T>(what: string, call: () => Promise<T>): Promise<T | 'failed'> {
+    try {
+      return await call();
+    } catch (error) {
+      this.#settings.onError(
+        new SubscriptionError(
+          'IDEMPOTENCY_STORE',
+          `idempotency store ${what} failed on ${this.#settings.topic}: ${(error as Error).message} — the event waits and is tried again`,
+          { cause: error },
+        ),
+      );
+      return 'failed';
     }
   }
 
@@ -133,7 +277,10 @@ export class Consumer<P> {
     if (!s.deadLetterTopic) {
       // Dead letters of dead letters: nowhere safer to put them, so keep them on their queue and say so.
       s.onError(
-        new Error(`dead-letter handler failed ${attempts} times; event left on ${s.topic} for redelivery`),
+        new SubscriptionError(
+          'DEAD_LETTER_KEPT',
+          `dead-letter handler failed ${attempts} times; event left on ${s.topic} for redelivery`,
+        ),
       );
       return delivery.release();
     }
@@ -150,8 +297,10 @@ export class Consumer<P> {
         [DEAD_LETTER_HEADERS.time]: new Date().toISOString(),
       },
       s.transport.capabilities.maxMessageBytes + DEAD_LETTER_HEADROOM_BYTES,
+      delivery.key,
     );
     for (let retry = 2; ; retry++) {
+      if (this.#mustHandBack(delivery)) return delivery.release();
       try {
         await s.transport.publish({
           topic: s.deadLetterTopic,
@@ -177,8 +326,9 @@ export class Consumer<P> {
 
   /**
    * Stops intake, lets running handlers finish (acking those that succeed), hands every other held
-   * delivery back for redelivery, then lets go of the broker consumer. With `timeoutMs`, stops waiting
-   * for handlers after that long and leaves their events to the broker. Safe to call twice.
+   * delivery back for redelivery — no handler starts after close() was called — then lets go of the broker
+   * consumer. With `timeoutMs`, stops waiting for handlers after that long and leaves their events to the
+   * broker. Safe to call twice.
    */
   close(timeoutMs?: number): Promise<void> {
     this.#closed ??= (async () => {
@@ -196,41 +346,15 @@ export class Consumer<P> {
       if (this.#pending.size > 0) {
         this.#abandoned = true;
         this.#settings.onError(
-          new Error(
-            `[omnibus] close() stopped waiting after ${timeoutMs} ms: ${this.#pending.size} event(s) on ${this.#settings.topic} left to the broker for redelivery`,
+          new SubscriptionError(
+            'CLOSE_TIMEOUT',
+            `close() stopped waiting after ${timeoutMs} ms: ${this.#pending.size} event(s) on ${this.#settings.topic} left to the broker for redelivery`,
           ),
         );
       }
+      this.#leases.stop();
       await this.#transportSubscription?.close();
     })();
     return this.#closed;
   }
-}
-
-/**
- * Transports accept dead letters up to `DEAD_LETTER_HEADROOM_BYTES` above the event limit. Should the
- * headers still not fit (a long non-ASCII error), a dead letter that can never be published would block its
- * key for good, so the copy is fitted: first the embedded
- * writer schema goes (the fingerprint stays, so the contract still decodes the body), then the error text
- * is shortened, then the optional time and error headers go. Body and original headers stay intact.
- */
-function fitDeadLetter(
-  body: Uint8Array,
-  headers: Record<string, string>,
-  limit: number,
-): Record<string, string> {
-  const fitted = { ...headers };
-  const over = () => encodedSize(body, fitted) - limit;
-  if (over() > 0) delete fitted[WRITER_SCHEMA_HEADER];
-  const error = fitted[DEAD_LETTER_HEADERS.error] ?? '';
-  if (over() > 0 && error.length > 0) {
-    const keep = Math.max(0, Buffer.byteLength(error) - over() - 3);
-    fitted[DEAD_LETTER_HEADERS.error] = `${Buffer.from(error)
-      .subarray(0, keep)
-      .toString()
-      .replace(/\uFFFD$/, '')}…`;
-  }
-  if (over() > 0) delete fitted[DEAD_LETTER_HEADERS.time];
-  if (over() > 0) delete fitted[DEAD_LETTER_HEADERS.error];
-  return fitted;
 }

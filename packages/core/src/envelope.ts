@@ -105,9 +105,12 @@ export function renameHeaders(
   return out;
 }
 
-/** Size a message will take on the wire, roughly: body + header names and values (UTF-8). */
-export function encodedSize(body: Uint8Array, headers: Record<string, string>): number {
-  let size = body.byteLength;
+/**
+ * Size a message will take on the wire, roughly: body + header names and values + the key (UTF-8) — what
+ * every broker counts against its message limit.
+ */
+export function encodedSize(body: Uint8Array, headers: Record<string, string>, key?: string): number {
+  let size = body.byteLength + (key === undefined ? 0 : Buffer.byteLength(key));
   for (const name in headers) {
     if (Object.hasOwn(headers, name)) size += Buffer.byteLength(name) + Buffer.byteLength(headers[name]!);
   }

@@ -56,7 +56,7 @@ export class AdapterNotInstalledError extends OmnibusError {
   constructor(scheme: string, packageName: string, options?: { cause?: unknown }) {
     super(
       'ADAPTER_NOT_INSTALLED',
-      `${scheme}:// needs the ${packageName} adapter — install ${packageName} (pnpm add ${packageName})`,
+      `${scheme}:// needs the ${packageName} adapter — install ${packageName} alongside @omnibus/core`,
       options,
     );
     this.packageName = packageName;
@@ -70,14 +70,14 @@ export class ClosedError extends OmnibusError {
   }
 }
 
-/** An encoded event is larger than the adapter's `maxMessageBytes`; nothing was sent. */
+/** An encoded event is larger than the adapter's `maxMessageBytes`, or the broker refused its size; it was not stored. */
 export class MessageTooLargeError extends OmnibusError {
   readonly bytes: number;
   readonly limit: number;
   constructor(eventType: string, bytes: number, limit: number, adapter: string) {
     super(
       'MESSAGE_TOO_LARGE',
-      `${eventType} event is ${bytes} bytes encoded, over the ${adapter} limit of ${limit} bytes — nothing was sent; store large data elsewhere and publish a reference`,
+      `${eventType} event is ${bytes} bytes encoded, over the ${adapter} limit of ${limit} bytes — it was not stored; keep large data elsewhere and publish a reference`,
     );
     this.bytes = bytes;
     this.limit = limit;
@@ -105,27 +105,101 @@ export class BrokerError extends OmnibusError {
   }
 }
 
+/**
+ * Something a subscription met in the background, reported to `onError` (and the logger) rather than thrown:
+ * `IDEMPOTENCY_STORE` (the store failed; the event waits and is tried again), `LEASE_LOST` (a delivery's
+ * lease ran out; it is handed back), `CLOSE_TIMEOUT` (close stopped waiting; the events go back to the
+ * broker), `DEAD_LETTER_KEPT` (a dead letter's own handler kept failing; it stays on its queue).
+ */
+export class SubscriptionError extends OmnibusError {
+  constructor(
+    code: 'IDEMPOTENCY_STORE' | 'LEASE_LOST' | 'CLOSE_TIMEOUT' | 'DEAD_LETTER_KEPT',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+  }
+}
+
+/**
+ * `close({ timeoutMs })` stopped waiting before the broker confirmed this publish: it may or may not have
+ * been stored. Publish it again if it matters (idempotent consumers absorb a duplicate).
+ */
+export class UnconfirmedPublishError extends OmnibusError {
+  constructor(waitedMs: number) {
+    super(
+      'PUBLISH_UNCONFIRMED',
+      `close() stopped waiting after ${waitedMs} ms before the broker confirmed this event — it may or may not have been stored; publish it again if it matters`,
+    );
+  }
+}
+
+/** More publishes await the broker's confirmation than `maxPendingPublishes`, with `onPublishBackpressure: 'reject'`. */
+export class PublishBackpressureError extends OmnibusError {
+  constructor(maxPending: number) {
+    super(
+      'PUBLISH_BACKPRESSURE',
+      `${maxPending} publishes already await the broker's confirmation (maxPendingPublishes) — slow down, await publishes, or let publish wait (onPublishBackpressure: 'wait')`,
+    );
+  }
+}
+
+/** Some events of a `publishBatch` were not stored; `failures` says which and why, the rest were. */
+export class PublishBatchError extends OmnibusError {
+  /** Ids of the events the broker stored. */
+  readonly published: string[];
+  readonly failures: { index: number; id: string; error: Error }[];
+  constructor(published: string[], failures: { index: number; id: string; error: Error }[]) {
+    const first = failures[0];
+    super(
+      'PUBLISH_BATCH',
+      `${failures.length} of ${published.length + failures.length} events were not published (first: #${first?.index}: ${first?.error.message}) — publish them again; the others were stored`,
+      { cause: first?.error },
+    );
+    this.published = published;
+    this.failures = failures;
+  }
+}
+
 /** `a.b[0].c` from `['a', 'b', 0, 'c']`; `(root)` for an empty path. */
 export function formatPath(path: readonly (string | number)[]): string {
   if (path.length === 0) return '(root)';
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
-/** Replaces the password (and a lone secret user part) of a URL so it can be printed. */
+/**
+ * A URL fit to print: the password (and secret-looking query parameters) replaced by `***`. Works on what
+ * users actually type, not only valid URLs: an unencoded `/`, `#`, `?` or `@` in the password, a bad `%`
+ * escape, a one-slash `kafka:/…`, host lists — anything before the last `@` is credentials, so it never
+ * prints except the user name.
+ */
 export function redactUrl(url: string | URL): string {
+  const text = String(url);
   try {
-    const u = new URL(String(url));
-    if (u.password) u.password = '***';
-    for (const name of [...u.searchParams.keys()]) {
-      if (/secret|password|token|key/i.test(name)) u.searchParams.set(name, '***');
+    const u = new URL(text);
+    if (u.host) {
+      if (u.password) u.password = '***';
+      for (const name of [...u.searchParams.keys()]) {
+        if (SECRET_PARAM.test(name)) u.searchParams.set(name, '***');
+      }
+      return u.toString();
     }
-    return u.toString();
   } catch {
-    // Host lists (kafka://u:p@h1,h2) are not WHATWG URLs; anything without a scheme prints as nothing.
-    const text = String(url);
-    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return '<unparsable url>';
-    return text
-      .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?#]*:)[^@/?#]*@/i, '$1***@')
-      .replace(/([?&][^=&#]*(?:secret|password|token|key)[^=&#]*=)[^&#]*/gi, '$1***');
+    // not a WHATWG URL: redacted as text below
   }
+  const parts = /^([a-z][a-z0-9+.-]*:\/*)(.*)$/is.exec(text);
+  if (!parts) return '<unparsable url>';
+  const [, prefix, rest] = parts as unknown as [string, string, string];
+  const at = rest.lastIndexOf('@');
+  const userinfo = at < 0 ? '' : rest.slice(0, at);
+  const colon = userinfo.indexOf(':');
+  const user = colon < 0 ? '' : userinfo.slice(0, colon);
+  const shown = at < 0 ? '' : `${/^[\w.~-]*$/.test(user) && colon >= 0 ? `${user}:` : ''}***@`;
+  const tail = (at < 0 ? rest : rest.slice(at + 1)).replace(
+    /([?&][^=&#]*(?:secret|password|token|key)[^=&#]*=)[^&#]*/gi,
+    '$1***',
+  );
+  return `${prefix}${shown}${tail}`;
 }
+
+const SECRET_PARAM = /secret|password|token|key/i;

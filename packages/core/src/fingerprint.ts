@@ -24,3 +24,14 @@ export function rabinFingerprint(canonicalForm: string): Buffer {
   out.writeBigUInt64LE(fp & MASK);
   return out;
 }
+
+/** `ce_dataschema` of a contract, built once per contract rather than once per event. */
+const dataSchemas = new WeakMap<object, string>();
+export function dataSchemaOf(contract: { type: string; version: number; fingerprint: string }): string {
+  let urn = dataSchemas.get(contract);
+  if (urn === undefined) {
+    urn = `urn:omnibus:avro:${contract.type}:v${contract.version}:${contract.fingerprint}`;
+    dataSchemas.set(contract, urn);
+  }
+  return urn;
+}

@@ -14,6 +14,8 @@ export interface IdempotencyStore {
   complete(key: string, ttlMs: number): Promise<void>;
   /** Drop the lease after a failure so the next attempt (here or elsewhere) can claim it. */
   release(key: string): Promise<void>;
+  /** Let go of connections, for stores that hold them. */
+  close?(): Promise<void>;
 }
 
 export interface IdempotencyOptions {

@@ -1,12 +1,22 @@
 import { z } from 'zod';
 import { ConfigError, formatPath } from './errors.ts';
 import type { IdempotencyStore } from './idempotency.ts';
+import { isLogger, type Logger } from './logger.ts';
+import type { Middleware } from './middleware.ts';
 import type { Transport } from './transport.ts';
 
 const isStore = (v: unknown): v is IdempotencyStore =>
   typeof v === 'object' &&
   v !== null &&
   ['claim', 'complete', 'release'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function');
+
+const isMiddleware = (v: unknown): v is Middleware =>
+  typeof v === 'object' &&
+  v !== null &&
+  ['publish', 'handle'].every((m) => {
+    const hook = (v as Record<string, unknown>)[m];
+    return hook === undefined || typeof hook === 'function';
+  });
 
 const backoffSchema = z
   .object({
@@ -69,12 +79,22 @@ const busOptionsSchema = z
     source: z.string().min(1).optional(),
     embedWriterSchema: z.boolean().optional(),
     onError: z.custom<(error: Error) => void>((v) => typeof v === 'function').optional(),
+    logger: z.custom<Logger>(isLogger, 'an object with debug, info, warn and error methods').optional(),
+    maxPendingPublishes: z.number().int().positive().optional(),
+    onPublishBackpressure: z.enum(['wait', 'reject']).optional(),
+    middleware: z
+      .array(z.custom<Middleware>(isMiddleware, 'an object with optional publish and handle functions'))
+      .optional(),
   })
   .strict();
 
 /** Options of `createBus`. */
 export interface BusOptions {
-  /** Broker URL; the scheme picks the adapter. @default process.env.BROKER_URL ?? 'memory://' */
+  /**
+   * Broker URL; the scheme picks the adapter. Without it (and without `transport`), `BROKER_URL` is used;
+   * with neither, `createBus` throws a {@link ConfigError} — it never falls back to `memory://` silently.
+   * @default process.env.BROKER_URL
+   */
   url?: string;
   /** A ready transport instead of a URL (custom adapters, tests). */
   transport?: Transport;
@@ -85,8 +105,30 @@ export interface BusOptions {
    * Turn off to save bytes once every consumer knows every version it will read. @default true
    */
   embedWriterSchema?: boolean;
-  /** Called for errors no caller awaits (a consumer connection lost, a failed ack). @default console.error */
+  /**
+   * Called for errors no caller awaits (a consumer connection lost, a failed ack).
+   * @default logs them at `error` level to `logger`
+   */
   onError?: (error: Error) => void;
+  /**
+   * Receives the logs of omnibus and of the broker driver (pino-compatible: a pino logger, `console`, …).
+   * @default silentLogger — omnibus writes nothing to stdout or stderr by itself
+   */
+  logger?: Logger;
+  /**
+   * Most publishes that may await the broker's confirmation at once. Past it, `publish` waits for room
+   * (or rejects, see `onPublishBackpressure`), so a producer that outruns the broker holds bounded memory.
+   * @default 10000
+   */
+  maxPendingPublishes?: number;
+  /** What `publish` does when `maxPendingPublishes` are pending: wait for room, or throw `PublishBackpressureError`. @default 'wait' */
+  onPublishBackpressure?: 'wait' | 'reject';
+  /**
+   * Runs around every publish and every handler run (tracing, metrics, tenancy headers), first one
+   * outermost; more can be added with `bus.use`. See {@link Middleware}.
+   * @default none — without middleware publishes and handler runs take no extra step
+   */
+  middleware?: Middleware[];
 }
 
 export function parseOptions<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
@@ -96,6 +138,20 @@ export function parseOptions<T>(schema: z.ZodType<T>, value: unknown, where: str
     .map((i) => `${formatPath(i.path as (string | number)[])}: ${i.message}`)
     .join('; ');
   throw new ConfigError(`${where} options are invalid — ${problems}`);
+}
+
+/**
+ * The broker URL `createBus` opens: `url`, else `BROKER_URL`. Neither (and no `transport`) is a
+ * {@link ConfigError}: an in-process broker is opted into with `memory://`, never a silent fallback.
+ */
+export function brokerUrlOf(options: BusOptions): string | undefined {
+  const url = options.url || process.env.BROKER_URL || undefined;
+  if (url === undefined && !options.transport) {
+    throw new ConfigError(
+      'no broker URL — pass one to createBus (e.g. kafka://host:9092, or memory:// for an in-process broker) or set BROKER_URL',
+    );
+  }
+  return url;
 }
 
 export const parseBusOptions = (value: unknown): BusOptions =>

@@ -38,3 +38,15 @@ export function cancellableSleep(ms: number): { done: Promise<boolean>; cancel()
     },
   };
 }
+
+/** True if `promise` settles within `ms` (its outcome is left to the caller); false on time-out. */
+export function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), Math.max(0, ms));
+    const done = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    promise.then(done, done);
+  });
+}

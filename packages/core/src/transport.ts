@@ -1,20 +1,27 @@
 /**
  * The adapter seam. An adapter moves bytes and headers to and from one broker and says what that broker
  * can promise ({@link Capabilities}). Everything else — encoding, validation, retries, backoff,
- * dead-letter decisions, idempotency, per-key ordering inside a process — is the core's job.
+ * dead-letter decisions, idempotency, per-key ordering inside a process, keeping deliveries alive — is
+ * the core's job. The core's adapter kit (`hashKey`, `PartitionTracker`, `settleOnce`,
+ * `assertPublishable`) holds the chores several adapters share.
  *
- * Third-party adapters implement {@link Transport} using only `@omnibus/core`'s public exports.
+ * An adapter package exports `createTransport` (a {@link TransportFactory}) and, for tools and tests,
+ * `createAdmin` (an {@link AdminFactory}). Third-party adapters use only `@omnibus/core`'s public exports.
  */
 
 /** What an adapter promises. The conformance suite runs the cases each flag enables. */
 export interface Capabilities {
-  /** Several instances subscribing with one group split the events between them. */
+  /** Several instances subscribing with one group split the events between them (each event to one). */
   consumerGroups: boolean;
   /** Every group receives every event. */
   fanOut: boolean;
   /** One instance delivers the events of a key in publish order. */
   orderedByKey: boolean;
-  /** Per-key order holds while several instances of one group consume (a key is owned by one instance at a time). */
+  /**
+   * Per-key order holds while several instances of one group consume and while instances join and leave:
+   * a key is owned by one instance at a time, and ownership moves only after the old owner's deliveries of
+   * it have settled (see {@link PartitionTracker}).
+   */
   orderedByKeyAcrossInstances: boolean;
   /** After `provision`, events published before a group's first subscribe are still delivered to it. */
   persistent: boolean;
@@ -23,11 +30,20 @@ export interface Capabilities {
   /** Events an instance held unacknowledged when it died are delivered to another instance. */
   crashRedelivery: boolean;
   /**
-   * Largest event (body + header names and values; the key not included) that may be published, in bytes;
+   * Largest event (body + header names and values + key, as the broker counts them) that may be published, in bytes;
    * `bus.publish` enforces it. The transport's own `publish` must accept up to `maxMessageBytes +
    * DEAD_LETTER_HEADROOM_BYTES`, because a dead-lettered event carries extra headers.
    */
   maxMessageBytes: number;
+  /**
+   * Set by brokers that hand an unsettled delivery to another consumer after a while even though its
+   * consumer is alive (SQS visibility timeout, Redis pending-entry idle time before XAUTOCLAIM), in ms.
+   * The core then calls {@link Delivery.touch} on every delivery it holds — while its handler runs, while
+   * its retry waits in backoff, while it waits behind an earlier event of its key — at most every
+   * `deliveryLeaseMs / 3` ms, so a long handler or backoff causes neither a second run nor an order
+   * inversion. Omit it when the broker never takes deliveries away from a live consumer.
+   */
+  deliveryLeaseMs?: number;
 }
 
 /** A message on its way to the broker. Header values are strings (UTF-8, any characters). */
@@ -59,9 +75,24 @@ export interface Delivery {
    * `close()` resolves. May reject after a connection loss: the broker then redelivers (at-least-once).
    */
   ack(): Promise<void>;
-  /** Hand it back untouched for later redelivery (used on close); does not count as a failure. */
+  /**
+   * Hand it back untouched, to be delivered again (to this group, in its place in the key's order): used on
+   * close, on revocation and when a lease is lost. Never counts as done — an adapter whose `release` acks
+   * or commits loses events, and the conformance suite fails it.
+   */
   release(): Promise<void>;
-  /** Optional keep-alive for long handlers on brokers with a visibility timeout or lease. */
+  /**
+   * True once the adapter is handing this delivery's partition to another instance: the core then
+   * releases the delivery instead of starting its handler, so the hand-over waits only for handlers that
+   * already run. Read just before each start; {@link PartitionTracker} provides it.
+   */
+  readonly revoked?: boolean;
+  /**
+   * Keep-alive, required when `capabilities.deliveryLeaseMs` is set: extends the delivery's lease by that
+   * much. Rejects when the lease is lost for good (the broker may already have given the message to someone
+   * else; adapters retry passing faults themselves): the core then does not start its handler and does not
+   * ack it.
+   */
   touch?(): Promise<void>;
 }
 
@@ -86,9 +117,15 @@ export interface SubscribeRequest {
 export interface TransportSubscription {
   /** Stop handing over new deliveries. Deliveries already handed over can still be acked or released. */
   stop(): Promise<void>;
-  /** Let go of the consumer. Anything still unsettled is left to the broker for redelivery. Idempotent. */
+  /**
+   * Let go of the consumer. Anything still unsettled is left to the broker for redelivery — never acked.
+   * Idempotent.
+   */
   close(): Promise<void>;
 }
+
+/** What the broker did with each message of a batch: `undefined` = stored, an Error = not stored. */
+export type PublishOutcome = Error | undefined;
 
 /**
  * One connection to one broker. Safe to call concurrently. `publish` resolves only once the broker has
@@ -102,6 +139,13 @@ export interface Transport {
   connect(): Promise<void>;
   publish(message: OutgoingMessage): Promise<void>;
   /**
+   * Optional: publish many messages in as few broker requests as the broker allows (SendMessageBatch,
+   * pipelined XADD). Resolves with one outcome per message, in order, once every message is settled.
+   * Messages of one key are stored in array order; once one fails, the later ones of its key are not sent
+   * (their outcome says so), so a retry cannot reorder the key. Without it the core publishes one by one.
+   */
+  publishBatch?(messages: OutgoingMessage[]): Promise<PublishOutcome[]>;
+  /**
    * Create whatever the broker needs so that events published to `topic` from now on are kept for each
    * of `groups` even before they subscribe. Idempotent.
    */
@@ -110,16 +154,52 @@ export interface Transport {
   /** Flush pending publishes, close subscriptions and connections. Idempotent. */
   close(): Promise<void>;
   /**
-   * Delete what `provision(topic, groups)` created, messages included. For tests and tooling (the
-   * conformance suite removes every topic a case created); the core never calls it.
+   * Optional: the connection's state as the adapter knows it right now — no broker round trip, cheap
+   * enough for a liveness probe. Without it `bus.health()` reports the connection as `unknown`.
    */
-  deleteTopic?(topic: string, groups: string[]): Promise<void>;
-  /** Test hook for in-process adapters: drop every consumer without settling, as a killed process would. */
-  simulateCrash?(): Promise<void>;
+  health?(): TransportHealth;
+}
+
+/** What a transport says about its connection in {@link Transport.health}. */
+export interface TransportHealth {
+  /**
+   * `up`: connected. `connecting`: (re)connecting — publishes wait, consumers pause. `down`: closed, or
+   * the adapter gave up.
+   */
+  connection: 'up' | 'connecting' | 'down';
+  /** The driver's own word for it (e.g. ioredis `reconnecting`), or the last connection error. No credentials. */
+  detail?: string;
+}
+
+/**
+ * Operations for tools and tests (the conformance suite removes what each case created), kept beside the
+ * transport rather than inside it: services never need them, and they may need other broker permissions.
+ */
+export interface TransportAdmin {
+  /** Delete what `provision(topic, groups)` created, messages included. Already gone counts as done. */
+  deleteTopic(topic: string, groups: string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * What `createBus` hands an adapter besides the URL. `logger` receives the adapter's and its driver's logs
+ * (connection lost, reconnecting, driver warnings) — never credentials; an adapter must not write to the
+ * console itself, and uses `silentLogger` when none is given.
+ */
+export interface TransportOptions {
+  logger?: import('./logger.ts').Logger;
 }
 
 /**
  * What an adapter package exports: `export const createTransport: TransportFactory`. `text` is the URL
  * as the user wrote it (a host list like `h1:9092,h2:9092` survives only there; `url` has the first host).
+ * `options` carries the bus's {@link TransportOptions} (its logger).
  */
-export type TransportFactory = (url: URL, text?: string) => Transport | Promise<Transport>;
+export type TransportFactory = (
+  url: URL,
+  text?: string,
+  options?: TransportOptions,
+) => Transport | Promise<Transport>;
+
+/** `export const createAdmin: AdminFactory` in an adapter package; connects before resolving. */
+export type AdminFactory = (url: URL, text?: string, options?: TransportOptions) => Promise<TransportAdmin>;

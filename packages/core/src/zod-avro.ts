@@ -24,12 +24,26 @@ type Node = {
 };
 const same = (v: unknown) => v;
 
+/** The zod versions whose schemas omnibus reads (the peer dependency range of @omnibus/core). */
+export const SUPPORTED_ZOD_VERSIONS = '^4.0.0';
+
 export function zodToAvro(schema: z.ZodType, recordName: string, namespace?: string): DerivedAvro {
+  assertZod4(schema, recordName);
   const root = derive(schema, [], recordName);
   const avroSchema = root.schema as Record<string, unknown>;
   if (avroSchema.type !== 'record') throw new ConfigError(`zod contract ${recordName} must be a z.object(…)`);
   if (namespace) avroSchema.namespace = namespace;
   return { schema: avroSchema, toAvro: root.toAvro, fromAvro: root.fromAvro };
+}
+
+/** zod 4 schemas carry `_zod`; zod 3 ones only `_def`, which derive() cannot read (it would throw a TypeError). */
+function assertZod4(schema: unknown, recordName: string): void {
+  const probe = (typeof schema === 'object' && schema !== null ? schema : {}) as Record<string, unknown>;
+  if ('_zod' in probe) return;
+  const found = '_def' in probe ? 'a zod 3 schema' : 'not a zod schema';
+  throw new ConfigError(
+    `zod contract ${recordName}: \`zod\` is ${found} — omnibus reads schemas of zod 4 (zod@${SUPPORTED_ZOD_VERSIONS}); install zod@4, or write the contract as an Avro schema`,
+  );
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: zod's def is a discriminated union we read structurally.

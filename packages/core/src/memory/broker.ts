@@ -1,11 +1,14 @@
+import { partitionOf } from '../kit/hash.ts';
+import { PartitionTracker } from '../kit/partitions.ts';
 import type { Delivery, OutgoingMessage } from '../transport.ts';
 
 /**
  * A process-local broker with Kafka-like groups: each (topic, group) keeps its own copy of every event,
  * split into partitions by key. A partition is owned by one member of the group at a time and hands its
- * events over strictly in order; when ownership moves, the new owner starts only after the old one has
- * settled everything it held, so per-key order survives rebalances. Unsettled events of a member that
- * leaves (or crashes) go back to the front of their partition.
+ * events over strictly in order. When ownership moves, the old owner drains the partition first (its
+ * {@link PartitionTracker}: handlers not started are handed back, running ones finish) and only then does
+ * the new owner receive anything, so a key never runs on two members at once. Unsettled events of a
+ * member that leaves (or crashes) go back to the front of their partition.
  */
 interface StoredMessage {
   seq: number;
@@ -26,6 +29,7 @@ interface Member {
   maxInFlight: number;
   unsettled: Set<DeliveryRecord>;
   stopped: boolean;
+  tracker: PartitionTracker<number>;
   onDelivery: (delivery: Delivery) => unknown;
 }
 
@@ -33,27 +37,32 @@ interface DeliveryRecord {
   message: StoredMessage;
   partition: Partition;
   member: Member;
+  /** With a lease: when the broker takes the delivery back unless it is touched or settled. */
+  expiresAt: number;
 }
 
 interface Partition {
+  index: number;
   queue: StoredMessage[];
   owner: Member | undefined;
-  /** Set while ownership waits for the old owner to settle its in-flight deliveries. */
+  /** Set while the owner drains the partition before it moves to `to`. */
   handover: { to: Member | undefined } | undefined;
-  inFlight: number;
 }
 
 class Group {
   readonly partitions: Partition[];
   readonly members: Member[] = [];
+  readonly #leaseMs: number | undefined;
+  #leaseTimer: NodeJS.Timeout | undefined;
   #pumpScheduled = false;
 
-  constructor(partitionCount: number) {
-    this.partitions = Array.from({ length: partitionCount }, () => ({
+  constructor(partitionCount: number, leaseMs: number | undefined) {
+    this.#leaseMs = leaseMs;
+    this.partitions = Array.from({ length: partitionCount }, (_, index) => ({
+      index,
       queue: [],
       owner: undefined,
       handover: undefined,
-      inFlight: 0,
     }));
   }
 
@@ -64,32 +73,62 @@ class Group {
 
   rebalance(): void {
     const active = this.members.filter((m) => !m.stopped);
-    this.partitions.forEach((partition, index) => {
-      const target = active.length > 0 ? active[index % active.length] : undefined;
-      if (partition.handover ? partition.handover.to === target : partition.owner === target) return;
-      if (partition.owner && partition.inFlight > 0) partition.handover = { to: target };
-      else {
-        partition.owner = target;
-        partition.handover = undefined;
+    for (const partition of this.partitions) {
+      const target = active.length > 0 ? active[partition.index % active.length] : undefined;
+      const { owner } = partition;
+      if (partition.handover) {
+        if (target === owner) {
+          // Back to the owner that is draining it: keep it there.
+          partition.handover = undefined;
+          owner?.tracker.assign([partition.index]);
+        } else {
+          partition.handover.to = target;
+        }
+      } else if (owner !== target) {
+        if (owner && owner.tracker.inFlight(partition.index) > 0) this.#drain(partition, owner, target);
+        else this.#assign(partition, target);
       }
-    });
+    }
     this.schedulePump();
+  }
+
+  #drain(partition: Partition, owner: Member, to: Member | undefined): void {
+    partition.handover = { to };
+    void owner.tracker.drain([partition.index]).then(() => {
+      if (partition.owner !== owner || !partition.handover) return; // cancelled, or the owner left
+      this.#assign(partition, partition.handover.to);
+      this.schedulePump();
+    });
+  }
+
+  #assign(partition: Partition, to: Member | undefined): void {
+    partition.owner = to;
+    partition.handover = undefined;
+    to?.tracker.assign([partition.index]);
   }
 
   settle(record: DeliveryRecord, requeue: boolean): void {
     const { partition, member, message } = record;
     if (!member.unsettled.delete(record)) return;
-    partition.inFlight--;
     if (requeue) {
       // Back in sequence order, ahead of anything published later.
       const at = partition.queue.findIndex((m) => m.seq > message.seq);
       partition.queue.splice(at === -1 ? partition.queue.length : at, 0, message);
     }
-    if (partition.handover && partition.inFlight === 0) {
-      partition.owner = partition.handover.to;
-      partition.handover = undefined;
-    }
     this.schedulePump();
+  }
+
+  leave(member: Member): void {
+    const index = this.members.indexOf(member);
+    if (index === -1) return;
+    this.members.splice(index, 1);
+    member.stopped = true;
+    for (const record of [...member.unsettled]) this.settle(record, true);
+    // Gone members drain nothing: what they held is back in the queues.
+    for (const partition of this.partitions) {
+      if (partition.owner === member) this.#assign(partition, partition.handover?.to);
+    }
+    this.rebalance();
   }
 
   schedulePump(): void {
@@ -112,42 +151,84 @@ class Group {
         if (owner.unsettled.size >= owner.maxInFlight) continue;
         const message = partition.queue.shift()!;
         message.deliveries++;
-        const record: DeliveryRecord = { message, partition, member: owner };
+        const record: DeliveryRecord = {
+          message,
+          partition,
+          member: owner,
+          expiresAt: Date.now() + (this.#leaseMs ?? 0),
+        };
         owner.unsettled.add(record);
-        partition.inFlight++;
         owner.onDelivery(this.#delivery(record));
         progressed = true;
       }
     }
+    if (this.#leaseMs !== undefined)
+      this.#leaseTimer ??= setInterval(() => this.#expire(), this.#leaseMs / 4);
+  }
+
+  /** Like a visibility timeout: a delivery neither settled nor touched within the lease goes back to its queue. */
+  #expire(): void {
+    const now = Date.now();
+    let held = 0;
+    for (const member of this.members) {
+      for (const record of member.unsettled) {
+        if (record.expiresAt <= now) this.settle(record, true);
+        else held++;
+      }
+    }
+    if (held === 0) {
+      clearInterval(this.#leaseTimer);
+      this.#leaseTimer = undefined;
+    }
   }
 
   #delivery(record: DeliveryRecord): Delivery {
-    const { message } = record;
-    return {
-      key: message.key,
-      body: message.body,
-      headers: { ...message.headers },
-      deliveryCount: message.deliveries,
-      ack: async () => this.settle(record, false),
-      release: async () => this.settle(record, true),
-    };
+    const { message, member, partition } = record;
+    const leaseMs = this.#leaseMs;
+    return member.tracker.track(
+      partition.index,
+      {
+        key: message.key,
+        body: message.body,
+        headers: { ...message.headers },
+        deliveryCount: message.deliveries,
+        ...(leaseMs !== undefined && {
+          touch: async () => {
+            if (!member.unsettled.has(record))
+              throw new Error('the lease ran out: the event went back to its queue');
+            record.expiresAt = Date.now() + leaseMs;
+          },
+        }),
+      },
+      {
+        ack: async () => this.settle(record, false),
+        release: async () => this.settle(record, true),
+      },
+    );
   }
 }
 
 export class MemoryBroker {
   readonly #topics = new Map<string, Map<string, Group>>();
   readonly #partitionCount: number;
+  readonly #leaseMs: number | undefined;
   #seq = 0;
   #roundRobin = 0;
 
-  constructor(partitionCount: number) {
+  constructor(partitionCount: number, leaseMs?: number) {
     this.#partitionCount = partitionCount;
+    this.#leaseMs = leaseMs;
+  }
+
+  /** The visibility timeout of this broker's deliveries, if it has one. */
+  get leaseMs(): number | undefined {
+    return this.#leaseMs;
   }
 
   ensureGroup(topic: string, group: string): Group {
     const groups = this.#topics.get(topic) ?? new Map<string, Group>();
     this.#topics.set(topic, groups);
-    const state = groups.get(group) ?? new Group(this.#partitionCount);
+    const state = groups.get(group) ?? new Group(this.#partitionCount, this.#leaseMs);
     groups.set(group, state);
     return state;
   }
@@ -165,7 +246,7 @@ export class MemoryBroker {
     const partition =
       message.key === undefined
         ? this.#roundRobin++ % this.#partitionCount
-        : hashKey(message.key) % this.#partitionCount;
+        : partitionOf(message.key, this.#partitionCount);
     for (const group of groups.values()) {
       group.append(
         {
@@ -188,7 +269,13 @@ export class MemoryBroker {
     onDelivery: (delivery: Delivery) => unknown,
   ): MemberHandle {
     const group = this.ensureGroup(topic, groupName);
-    const member: Member = { maxInFlight, unsettled: new Set(), stopped: false, onDelivery };
+    const member: Member = {
+      maxInFlight,
+      unsettled: new Set(),
+      stopped: false,
+      tracker: new PartitionTracker(),
+      onDelivery,
+    };
     group.members.push(member);
     group.rebalance();
     return {
@@ -197,24 +284,7 @@ export class MemoryBroker {
         member.stopped = true;
         group.rebalance();
       },
-      leave: () => {
-        const index = group.members.indexOf(member);
-        if (index === -1) return;
-        group.members.splice(index, 1);
-        member.stopped = true;
-        for (const record of [...member.unsettled]) group.settle(record, true);
-        group.rebalance();
-      },
+      leave: () => group.leave(member),
     };
   }
-}
-
-/** FNV-1a: cheap, stable across processes and runs. */
-function hashKey(key: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    hash ^= key.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
 }

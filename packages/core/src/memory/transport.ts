@@ -1,18 +1,23 @@
-import { DEAD_LETTER_HEADROOM_BYTES, encodedSize } from '../envelope.ts';
-import { BrokerError, ConfigError, MessageTooLargeError } from '../errors.ts';
+import { BrokerError, ConfigError } from '../errors.ts';
+import { assertPublishable } from '../kit/limits.ts';
 import type {
+  AdminFactory,
   Capabilities,
   OutgoingMessage,
   SubscribeRequest,
   Transport,
+  TransportAdmin,
+  TransportHealth,
   TransportSubscription,
 } from '../transport.ts';
 import { type MemberHandle, MemoryBroker } from './broker.ts';
 
 /**
- * `memory://[name]?partitions=16&maxMessageBytes=1048576&unroutable=error` — the embedded broker. Buses opened with the
- * same name in one process share a broker (`memory://` is the default one). Full semantics: groups,
- * fan-out, per-key order across instances, redelivery of what an abandoned subscription held.
+ * `memory://[name]?partitions=16&maxMessageBytes=1048576&unroutable=error&leaseMs=30000` — the embedded
+ * broker. Buses opened with the same name in one process share a broker (`memory://` is the default one;
+ * the first bus of a name sets its partitions and lease). Full semantics: groups, fan-out, per-key order
+ * across instances, redelivery of what an abandoned subscription held, and — with `leaseMs` — a visibility
+ * timeout like SQS's, so code written for a leased broker can be tested here.
  */
 export interface MemoryOptions {
   /** Partitions per (topic, group); bounds how many instances of a group share the work. @default 16 */
@@ -24,6 +29,11 @@ export interface MemoryOptions {
    * `BrokerError` (as RabbitMQ's adapter does), `drop` discards it. @default 'error'
    */
   unroutable: 'error' | 'drop';
+  /**
+   * Deliveries neither settled nor touched within this many ms go back to their queue, as with an SQS
+   * visibility timeout; declared as `deliveryLeaseMs`, so the core keeps what it holds alive. @default none
+   */
+  leaseMs?: number;
 }
 
 const brokers = new Map<string, MemoryBroker>();
@@ -37,9 +47,9 @@ export function parseMemoryUrl(url: URL): { name: string; options: MemoryOptions
       options.unroutable = value;
       continue;
     }
-    if (name !== 'partitions' && name !== 'maxMessageBytes') {
+    if (name !== 'partitions' && name !== 'maxMessageBytes' && name !== 'leaseMs') {
       throw new ConfigError(
-        `memory:// has no option "${name}" — known: partitions, maxMessageBytes, unroutable`,
+        `memory:// has no option "${name}" — known: partitions, maxMessageBytes, unroutable, leaseMs`,
       );
     }
     const number = Number(value);
@@ -50,12 +60,27 @@ export function parseMemoryUrl(url: URL): { name: string; options: MemoryOptions
   return { name: url.host || 'default', options };
 }
 
-export function createMemoryTransport(url: URL = new URL('memory://')): Transport {
+function brokerFor(url: URL): { broker: MemoryBroker; options: MemoryOptions } {
   const { name, options } = parseMemoryUrl(url);
-  const broker = brokers.get(name) ?? new MemoryBroker(options.partitions);
+  const broker = brokers.get(name) ?? new MemoryBroker(options.partitions, options.leaseMs);
   brokers.set(name, broker);
+  return { broker, options };
+}
+
+export function createMemoryTransport(url: URL = new URL('memory://')): Transport {
+  const { broker, options } = brokerFor(url);
   return new MemoryTransport(broker, options);
 }
+
+/** Admin operations on an embedded broker (tests and tools). */
+export const createMemoryAdmin: AdminFactory = async (url) => {
+  const { broker } = brokerFor(url);
+  const admin: TransportAdmin = {
+    deleteTopic: async (topic, groups) => broker.deleteGroups(topic, groups),
+    close: async () => {},
+  };
+  return admin;
+};
 
 class MemoryTransport implements Transport {
   readonly name = 'memory';
@@ -76,16 +101,22 @@ class MemoryTransport implements Transport {
       deadLetter: true,
       crashRedelivery: true,
       maxMessageBytes: options.maxMessageBytes,
+      ...(broker.leaseMs !== undefined && { deliveryLeaseMs: broker.leaseMs }),
     };
   }
 
+  #closed = false;
+
   async connect(): Promise<void> {}
+
+  /** In-process: up from creation until `close()`. */
+  health(): TransportHealth {
+    return { connection: this.#closed ? 'down' : 'up' };
+  }
 
   async publish(message: OutgoingMessage): Promise<void> {
     // Enforced here too, as a real broker would; dead letters may use the headroom above the event limit.
-    const size = encodedSize(message.body, message.headers);
-    const limit = this.capabilities.maxMessageBytes + DEAD_LETTER_HEADROOM_BYTES;
-    if (size > limit) throw new MessageTooLargeError(message.topic, size, limit, this.name);
+    assertPublishable(message, this.capabilities, this.name);
     if (!this.#broker.publish(message) && this.#unroutable === 'error') {
       throw new BrokerError(
         `[memory] no group receives topic "${message.topic}", so the event would reach nobody — provision(contract, { groups }) or subscribe first, or use memory://?unroutable=drop`,
@@ -95,10 +126,6 @@ class MemoryTransport implements Transport {
 
   async provision(topic: string, groups: string[]): Promise<void> {
     for (const group of groups) this.#broker.ensureGroup(topic, group);
-  }
-
-  async deleteTopic(topic: string, groups: string[]): Promise<void> {
-    this.#broker.deleteGroups(topic, groups);
   }
 
   async subscribe(request: SubscribeRequest): Promise<TransportSubscription> {
@@ -116,11 +143,8 @@ class MemoryTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     for (const member of this.#members) member.leave();
     this.#members.clear();
-  }
-
-  async simulateCrash(): Promise<void> {
-    await this.close();
   }
 }

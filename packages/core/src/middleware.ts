@@ -1,0 +1,116 @@
+/**
+ * Middleware: code that runs around every publish and every handler run of a bus — tracing, metrics,
+ * tenancy headers, audit logs. Registered with `createBus({ middleware: [...] })` or `bus.use(...)`.
+ *
+ * Both hooks follow the onion model (Watermill, hono): a middleware gets a context and `next`, does its
+ * work before and after `await next()`, and must call `next` exactly once unless it means to stop the
+ * publish or fail the run by throwing. The first registered middleware is the outermost. A bus with no
+ * middleware calls neither hook and allocates nothing for them.
+ */
+
+/** What a publish middleware sees: one event on its way to the broker. */
+export interface PublishContext {
+  /** Adapter name (`kafka`, `rabbitmq`, `redis`, `sqs`, `memory`, …). */
+  readonly transport: string;
+  readonly topic: string;
+  /** CloudEvents `type` of the event. */
+  readonly type: string;
+  /** CloudEvents id. */
+  readonly id: string;
+  readonly key: string | undefined;
+  /**
+   * The headers that will be sent, CloudEvents attributes included. Add yours here before calling `next`
+   * (e.g. `traceparent`, a tenant id); names starting `ce_`, `omnibus-` or `content-type` belong to the core
+   * and must not be changed. String values only. The event must still fit the adapter's size limit.
+   */
+  readonly headers: Record<string, string>;
+}
+
+/**
+ * What became of a handler run, as the core decided it: `ack` (the handler returned), `retry` (it threw and
+ * attempts are left), `dead-letter` (it threw on the last attempt) or `duplicate-skipped` (idempotency
+ * found the event already processed, so the handler did not run). An acked run may still be handed back to
+ * the broker if the subscription closes or its lease is lost first.
+ */
+export type HandleOutcome = 'ack' | 'retry' | 'dead-letter' | 'duplicate-skipped';
+
+/** What a handle middleware sees: one attempt at one delivered event. */
+export interface HandleContext {
+  /** Adapter name (`kafka`, `rabbitmq`, `redis`, `sqs`, `memory`, …). */
+  readonly transport: string;
+  readonly topic: string;
+  readonly group: string;
+  /** CloudEvents id; `undefined` for dead letters read with `subscribeDeadLetters`. */
+  readonly id: string | undefined;
+  readonly key: string | undefined;
+  /** 1 on the first attempt, counting retries and broker redeliveries. */
+  readonly attempt: number;
+  /** Attempts after which a failing event is dead-lettered. */
+  readonly maxAttempts: number;
+  /** The headers as received (CloudEvents attributes, `traceparent`, the publisher's own). Read only. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Set once `next` has settled (read it after `await next()`, or in `catch`/`finally`). */
+  outcome: HandleOutcome | undefined;
+  /** What the handler (or a middleware inside this one) threw, when the outcome is `retry` or `dead-letter`. */
+  error: unknown;
+}
+
+/**
+ * A middleware: either hook may be left out. Throwing from `publish` rejects the publish (nothing is
+ * sent if `next` was not called); throwing from `handle` counts as the handler failing (retry, then
+ * dead-letter).
+ */
+export interface Middleware {
+  /** Shown in errors about this middleware. */
+  readonly name?: string;
+  /** Wraps each event `publish` and `publishBatch` send; `next` resolves once the broker has it. */
+  publish?(context: PublishContext, next: () => Promise<void>): Promise<void>;
+  /** Wraps each handler run; `next` runs the handler (or skips a duplicate) and rejects if it threw. */
+  handle?(context: HandleContext, next: () => Promise<void>): Promise<void>;
+}
+
+/** The middlewares' hooks composed into one function per kind; `undefined` when no middleware has one. */
+export interface Hooks {
+  publish: ((context: PublishContext, send: () => Promise<void>) => Promise<void>) | undefined;
+  handle: ((context: HandleContext, run: () => Promise<void>) => Promise<void>) | undefined;
+}
+
+export function composeHooks(middleware: readonly Middleware[]): Hooks {
+  const publishers = middleware.filter((m) => m.publish);
+  const handlers = middleware.filter((m) => m.handle);
+  return {
+    publish:
+      publishers.length === 0
+        ? undefined
+        : (context, send) => {
+            const step = (index: number): Promise<void> =>
+              index === publishers.length
+                ? send()
+                : publishers[index]!.publish!(context, () => step(index + 1));
+            return step(0);
+          },
+    handle:
+      handlers.length === 0
+        ? undefined
+        : (context, run) => {
+            const step = async (index: number): Promise<void> => {
+              if (index === handlers.length) return run();
+              try {
+                await handlers[index]!.handle!(context, () => step(index + 1));
+              } catch (error) {
+                // A middleware that throws after a successful run turns it into a failure: the layers
+                // outside it must see the outcome the core will act on.
+                if (context.outcome === undefined || context.outcome === 'ack') failed(context, error);
+                throw error;
+              }
+            };
+            return step(0);
+          },
+  };
+}
+
+/** Records a failed run on `context`: retried while attempts are left, else dead-lettered. */
+export function failed(context: HandleContext, error: unknown): void {
+  context.outcome = context.attempt >= context.maxAttempts ? 'dead-letter' : 'retry';
+  context.error = error;
+}
