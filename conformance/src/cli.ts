@@ -1,16 +1,27 @@
 #!/usr/bin/env node
 /**
- * pnpm conformance <broker-url> [--reporter table|json|junit] [--out FILE] [--only NAME[,NAME]] [--adapter PACKAGE]
+ * pnpm conformance <broker-url> [--reporter table|json|junit] [--out FILE] [--only NAME[,NAME]]
+ *   [--adapter PACKAGE] [--restart-command "CMD"] [--repeat N] [--idempotency-store URL]
  * Prints a table (or JSON / JUnit) and ends with `N passed, N failed, N skipped`. Exit 0 only if none failed.
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { OmnibusError } from '@omnibus/core';
+import { type Logger, OmnibusError } from '@omnibus/core';
 import { formatJunit, formatTable, summaryLine, tableRow } from './report.ts';
 import { runConformance } from './runner.ts';
 
-const usage =
-  'usage: pnpm conformance <broker-url> [--reporter table|json|junit] [--out FILE] [--only NAME[,NAME]]';
+const usage = [
+  'usage: pnpm conformance <broker-url> [options]',
+  '  --reporter table|json|junit   output format (default table)',
+  '  --out FILE                    write the report to FILE',
+  '  --only NAME[,NAME]            run the cases whose name contains one of these',
+  '  --adapter PACKAGE             load a third-party adapter package for the URL scheme',
+  '  --restart-command "CMD"       shell command that restarts the broker; enables broker-restart',
+  '  --repeat N                    run the suite N times (flakiness hunting)',
+  '  --idempotency-store URL       shared idempotency store for the idempotency cases (e.g. redis://…)',
+  "  --log-level LEVEL             print the buses' and drivers' logs at LEVEL and above to stderr",
+  '                                (error|warn|info|debug; default: none)',
+].join('\n');
 
 async function main(): Promise<number> {
   let parsed: ReturnType<typeof parse>;
@@ -23,7 +34,15 @@ async function main(): Promise<number> {
   const { values, positionals } = parsed;
   const url = positionals[0] ?? process.env.BROKER_URL;
   const reporter = values.reporter ?? 'table';
-  if (!url || !['table', 'json', 'junit'].includes(reporter)) {
+  const repeat = Number(values.repeat ?? 1);
+  const logLevel = values['log-level'];
+  if (
+    !url ||
+    !['table', 'json', 'junit'].includes(reporter) ||
+    !Number.isInteger(repeat) ||
+    repeat < 1 ||
+    (logLevel !== undefined && !(logLevel in LEVELS))
+  ) {
     console.error(usage);
     return 2;
   }
@@ -37,7 +56,11 @@ async function main(): Promise<number> {
   const live = reporter === 'table' && !values.out;
   const report = await runConformance(url, {
     only: values.only?.split(','),
-    onResult: live ? (r) => console.log(tableRow(r)) : undefined,
+    repeat,
+    restartCommand: values['restart-command'],
+    idempotencyStore: values['idempotency-store'],
+    ...(logLevel && { logger: stderrLogger(LEVELS[logLevel as keyof typeof LEVELS]) }),
+    onResult: live ? (r, run) => console.log(tableRow(r, repeat > 1 ? run : undefined)) : undefined,
   });
   const output =
     reporter === 'json'
@@ -55,6 +78,23 @@ async function main(): Promise<number> {
   return report.summary.failed === 0 ? 0 : 1;
 }
 
+const LEVELS = { error: 0, warn: 1, info: 2, debug: 3 } as const;
+
+/** The CLI is an application: it may print the logs the library hands it, when asked to. */
+function stderrLogger(threshold: number): Logger {
+  const at =
+    (level: keyof typeof LEVELS) =>
+    (fields: Record<string, unknown>, message: string): void => {
+      if (LEVELS[level] > threshold) return;
+      const context = Object.entries(fields)
+        .filter(([name]) => name !== 'err')
+        .map(([name, value]) => `${name}=${String(value)}`)
+        .join(' ');
+      console.error(`${level.padEnd(5)} ${message}${context ? ` (${context})` : ''}`);
+    };
+  return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') };
+}
+
 function parse() {
   return parseArgs({
     allowPositionals: true,
@@ -63,6 +103,10 @@ function parse() {
       out: { type: 'string' },
       only: { type: 'string' },
       adapter: { type: 'string' },
+      'restart-command': { type: 'string' },
+      repeat: { type: 'string' },
+      'idempotency-store': { type: 'string' },
+      'log-level': { type: 'string' },
     },
   });
 }

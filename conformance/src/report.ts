@@ -1,9 +1,11 @@
 import type { CaseResult, ConformanceReport } from './runner.ts';
 
-export function tableRow(r: CaseResult): string {
+/** One case as a table row; `run` prefixes the name when the suite repeats. */
+export function tableRow(r: CaseResult, run?: number): string {
   const capability = r.capability.length ? r.capability.join(',') : '-';
-  const reason = r.error ?? r.skippedBecause ?? '';
-  return `| ${r.name.padEnd(34)} | ${capability.padEnd(26)} | ${r.status.padEnd(7)} | ${`${(r.durationMs / 1000).toFixed(1)}s`.padStart(6)} | ${reason.replaceAll('\n', ' ')} |`;
+  const reason = [r.error ?? r.skippedBecause, ...(r.notes ?? [])].filter(Boolean).join('; ');
+  const name = run === undefined ? r.name : `#${run} ${r.name}`;
+  return `| ${name.padEnd(34)} | ${capability.padEnd(26)} | ${r.status.padEnd(7)} | ${`${(r.durationMs / 1000).toFixed(1)}s`.padStart(6)} | ${reason.replaceAll('\n', ' ')} |`;
 }
 
 export function formatTable(report: ConformanceReport): string {
@@ -12,13 +14,20 @@ export function formatTable(report: ConformanceReport): string {
     `| ${'case'.padEnd(34)} | ${'capability'.padEnd(26)} | result  |   time | reason |`,
     `|${'-'.repeat(36)}|${'-'.repeat(28)}|---------|--------|--------|`,
   ];
-  return [...header, ...report.cases.map(tableRow), '', summaryLine(report)].join('\n');
+  return [...header, ...report.cases.map((r) => tableRow(r)), '', summaryLine(report)].join('\n');
 }
 
-/** The closing line CI reads: `N passed, N failed, N skipped`. */
+/**
+ * The closing line CI reads: `N passed, N failed, N skipped`; with `--repeat`, preceded by one line per run
+ * saying which runs failed and in which cases.
+ */
 export function summaryLine(report: ConformanceReport): string {
   const { passed, failed, skipped } = report.summary;
-  return `${passed} passed, ${failed} failed, ${skipped} skipped`;
+  const runs = (report.runs ?? []).map(
+    (r) =>
+      `run ${r.run}: ${r.failed === 0 ? 'passed' : `FAILED (${r.failedCases.join(', ')})`} — ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped`,
+  );
+  return [...runs, `${passed} passed, ${failed} failed, ${skipped} skipped`].join('\n');
 }
 
 export function formatJunit(report: ConformanceReport): string {

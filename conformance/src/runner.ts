@@ -1,6 +1,6 @@
 import { type Capabilities, createBus, redactUrl } from '@omnibus/core';
 import { allCases } from './cases/index.ts';
-import { CaseContext, type ConformanceCase } from './harness.ts';
+import { CaseContext, type ConformanceCase, type SuiteOptions } from './harness.ts';
 
 export interface CaseResult {
   name: string;
@@ -10,6 +10,8 @@ export interface CaseResult {
   durationMs: number;
   error?: string;
   skippedBecause?: string;
+  /** What the case saw besides pass/fail (duplicates under faults, restart timings). */
+  notes?: string[];
 }
 
 export interface ConformanceReport {
@@ -18,6 +20,16 @@ export interface ConformanceReport {
   capabilities: Capabilities;
   cases: CaseResult[];
   summary: { passed: number; failed: number; skipped: number };
+  /** With `repeat` > 1: the summary of each run, in order. */
+  runs?: { run: number; passed: number; failed: number; skipped: number; failedCases: string[] }[];
+}
+
+export interface RunOptions extends SuiteOptions {
+  /** Cases whose name contains one of these. */
+  only?: string[];
+  /** Run the whole suite this many times (flakiness hunting). @default 1 */
+  repeat?: number;
+  onResult?: (result: CaseResult, run: number) => void;
 }
 
 /** Opens one bus to learn the adapter's name and capabilities. */
@@ -30,65 +42,96 @@ export async function probe(url: string): Promise<{ adapter: string; capabilitie
   }
 }
 
-export function missingCapability(testCase: ConformanceCase, capabilities: Capabilities): string | undefined {
+/** Why the case cannot run here (a capability the adapter lacks, an option not given), or undefined. */
+export function skipReason(
+  testCase: ConformanceCase,
+  capabilities: Capabilities,
+  options: SuiteOptions = {},
+): string | undefined {
   const missing = testCase.requires.filter((flag) => !capabilities[flag]);
-  return missing.length > 0 ? `adapter lacks capability: ${missing.join(', ')}` : undefined;
+  if (missing.length > 0) return `adapter lacks capability: ${missing.join(', ')}`;
+  const unset = (testCase.needs ?? []).filter((option) => options[option] === undefined);
+  if (unset.length > 0)
+    return `needs suite option: ${unset.join(', ')} (CLI: ${unset.map(flagOf).join(', ')})`;
+  return undefined;
 }
+
+const flagOf = (option: string) => `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /** Runs one case against `url` with a fresh context; never throws, returns the result. */
 export async function runCase(
   url: string,
   testCase: ConformanceCase,
   capabilities: Capabilities,
+  options: SuiteOptions & { inProcess: boolean },
 ): Promise<CaseResult> {
   const base = { name: testCase.name, capability: testCase.requires };
-  const skippedBecause = missingCapability(testCase, capabilities);
+  const skippedBecause = skipReason(testCase, capabilities, options);
   if (skippedBecause) return { ...base, status: 'skipped', durationMs: 0, skippedBecause };
-  const ctx = new CaseContext(url, testCase.name, capabilities);
+  const ctx = new CaseContext(url, testCase.name, capabilities, options);
   const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       testCase.run(ctx),
       new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`case did not finish within ${testCase.timeoutMs} ms`)),
-          testCase.timeoutMs,
-        );
+        timer = setTimeout(() => {
+          const waiting = ctx.waitingFor ? ` while waiting: ${ctx.waitingFor}` : '';
+          reject(new Error(`case did not finish within ${testCase.timeoutMs} ms${waiting}`));
+        }, testCase.timeoutMs);
       }),
     ]);
-    return { ...base, status: 'passed', durationMs: Math.round(performance.now() - started) };
+    const unexpected = ctx.unexpectedErrors();
+    if (unexpected) throw new Error(unexpected);
+    return { ...base, status: 'passed', durationMs: elapsed(), ...notesOf(ctx) };
   } catch (error) {
     const message = redactSecrets((error as Error).message ?? String(error), url);
-    return { ...base, status: 'failed', durationMs: Math.round(performance.now() - started), error: message };
+    return { ...base, status: 'failed', durationMs: elapsed(), error: message, ...notesOf(ctx) };
   } finally {
     clearTimeout(timer);
     await ctx.dispose();
   }
 }
 
-export async function runConformance(
-  url: string,
-  options: { only?: string[]; onResult?: (result: CaseResult) => void } = {},
-): Promise<ConformanceReport> {
+const notesOf = (ctx: CaseContext) => (ctx.notes.length > 0 ? { notes: [...ctx.notes] } : {});
+
+export async function runConformance(url: string, options: RunOptions = {}): Promise<ConformanceReport> {
   const { adapter, capabilities } = await probe(url);
+  const suite = { ...options, inProcess: options.inProcess ?? adapter === 'memory' };
   const cases = options.only?.length
     ? allCases.filter((c) => options.only!.some((name) => c.name.includes(name)))
     : allCases;
   const results: CaseResult[] = [];
-  for (const testCase of cases) {
-    const result = await runCase(url, testCase, capabilities);
-    results.push(result);
-    options.onResult?.(result);
+  const runs: NonNullable<ConformanceReport['runs']> = [];
+  const repeat = Math.max(1, options.repeat ?? 1);
+  for (let run = 1; run <= repeat; run++) {
+    const ofRun: CaseResult[] = [];
+    for (const testCase of cases) {
+      const result = await runCase(url, testCase, capabilities, suite);
+      ofRun.push(result);
+      options.onResult?.(result, run);
+    }
+    results.push(...ofRun);
+    runs.push({
+      run,
+      ...count(ofRun),
+      failedCases: ofRun.filter((r) => r.status === 'failed').map((r) => r.name),
+    });
   }
-  const count = (status: CaseResult['status']) => results.filter((r) => r.status === status).length;
   return {
     broker: redactUrl(url),
     adapter,
     capabilities,
     cases: results,
-    summary: { passed: count('passed'), failed: count('failed'), skipped: count('skipped') },
+    summary: count(results),
+    ...(repeat > 1 ? { runs } : {}),
   };
+}
+
+function count(results: CaseResult[]) {
+  const of = (status: CaseResult['status']) => results.filter((r) => r.status === status).length;
+  return { passed: of('passed'), failed: of('failed'), skipped: of('skipped') };
 }
 
 function redactSecrets(text: string, url: string): string {

@@ -5,10 +5,11 @@ import { formatJunit, formatTable } from '../src/report.ts';
 import { probe } from '../src/runner.ts';
 
 const capabilities = async () => (await probe('memory://')).capabilities;
+const suite = { inProcess: true };
 
 it('a case whose capability the adapter lacks is skipped, naming the capability', async () => {
   const fanOut = allCases.find((c) => c.name === 'fan-out')!;
-  const result = await runCase('memory://', fanOut, { ...(await capabilities()), fanOut: false });
+  const result = await runCase('memory://', fanOut, { ...(await capabilities()), fanOut: false }, suite);
   expect(result).toMatchObject({ status: 'skipped', skippedBecause: 'adapter lacks capability: fanOut' });
 });
 
@@ -26,11 +27,11 @@ it('a broken promise fails with what was seen; a hung case fails with its time-o
     run: () => new Promise(() => {}),
   };
   const caps = await capabilities();
-  expect(await runCase('memory://', broken, caps)).toMatchObject({
+  expect(await runCase('memory://', broken, caps, suite)).toMatchObject({
     status: 'failed',
     error: '3 of 10 ids never completed',
   });
-  const timedOut = await runCase('memory://', hung, caps);
+  const timedOut = await runCase('memory://', hung, caps, suite);
   expect(timedOut).toMatchObject({ status: 'failed', error: 'case did not finish within 50 ms' });
   const report = {
     broker: 'memory://',
@@ -49,9 +50,10 @@ it('runs a third-party adapter given with --adapter, ending with the summary lin
   const { execFileSync } = await import('node:child_process');
   const cli = new URL('../src/cli.ts', import.meta.url).pathname;
   const adapter = new URL('./fixtures/relay-adapter.ts', import.meta.url).pathname;
+  // execArgv carries the workspace's source condition, as fork() would.
   const output = execFileSync(
     process.execPath,
-    [cli, 'relay://suite', '--adapter', adapter, '--only', 'round-trip,fan-out'],
+    [...process.execArgv, cli, 'relay://suite', '--adapter', adapter, '--only', 'round-trip,fan-out'],
     {
       encoding: 'utf8',
     },

@@ -1,4 +1,4 @@
-import { MessageTooLargeError, ValidationError } from '@omnibus/core';
+import { encodedSize, MessageTooLargeError, ValidationError } from '@omnibus/core';
 import { type ConformanceCase, check, Ledger, sleep, testContract } from '../harness.ts';
 
 const roundTrip: ConformanceCase = {
@@ -112,10 +112,7 @@ const largeAndEmpty: ConformanceCase = {
     const size = (n: number): number => {
       try {
         const m = bus.encode(contract, { seq: 1, key: 'k', payload: 'x'.repeat(n) }, options);
-        return (
-          m.body.byteLength +
-          Object.entries(m.headers).reduce((s, [k, v]) => s + Buffer.byteLength(k) + Buffer.byteLength(v), 0)
-        );
+        return encodedSize(m.body, m.headers, m.key);
       } catch (error) {
         if (error instanceof MessageTooLargeError) return error.bytes;
         throw error;

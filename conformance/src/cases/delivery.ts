@@ -1,16 +1,5 @@
-import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import type { IdempotencyStore } from '@omnibus/core';
-import { MemoryIdempotencyStore } from '@omnibus/core';
-import {
-  type CaseContext,
-  type ConformanceCase,
-  check,
-  Ledger,
-  publishKeyed,
-  sleep,
-  testContract,
-} from '../harness.ts';
+import { type ConformanceCase, check, Ledger, publishKeyed, sleep, testContract } from '../harness.ts';
+import { RunObserver } from '../observe.ts';
 
 const atLeastOnceThrow: ConformanceCase = {
   name: 'at-least-once-throw',
@@ -34,98 +23,6 @@ const atLeastOnceThrow: ConformanceCase = {
     check(
       attempts.get(0) === 2 && attempts.get(3) === 2,
       () => `failed events were not retried with attempt 2: ${attempts.get(0)}`,
-    );
-  },
-};
-
-/** Starts a subscriber in a child process, waits until it holds events unacked, SIGKILLs it. */
-async function crashChild(
-  ctx: CaseContext,
-  topic: string,
-  group: string,
-  ledger: Ledger,
-  publish: () => Promise<void>,
-) {
-  const child = fork(
-    fileURLToPath(new URL('../crash-child.ts', import.meta.url)),
-    [ctx.url, topic, group, '20'],
-    {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    },
-  );
-  ctx.onCleanup(() => child.kill('SIGKILL'));
-  const holding = new Set<string>();
-  let ready = false;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.on('message', (m: { ready?: boolean; done?: string; holding?: string }) => {
-    if (m.ready) ready = true;
-    if (m.done) ledger.complete(m.done);
-    if (m.holding) holding.add(m.holding);
-  });
-  await ctx.waitFor(
-    () => ready,
-    () => 'child subscriber never became ready',
-    60_000,
-  );
-  await publish();
-  await ctx.waitFor(
-    () => ledger.completed.size >= 20 && holding.size >= 1,
-    () => `child completed ${ledger.completed.size}/20 and holds ${holding.size} events`,
-    60_000,
-  );
-  await sleep(200); // let it take a few more events it will never finish
-  child.kill('SIGKILL');
-  await exited;
-  return holding;
-}
-
-const atLeastOnceCrash: ConformanceCase = {
-  name: 'at-least-once-crash',
-  requires: ['crashRedelivery', 'consumerGroups'],
-  timeoutMs: 180_000,
-  async run(ctx) {
-    const topic = ctx.topic();
-    const contract = testContract(topic);
-    const publisher = await ctx.bus();
-    await publisher.provision(contract, { groups: ['crashy'] });
-    const ledger = new Ledger();
-    let holding: Set<string>;
-    if (publisher.transport.simulateCrash) {
-      // In-process adapters: abandon a subscription that holds events, as a dead process would.
-      const doomed = await ctx.bus();
-      holding = new Set();
-      let completed = 0;
-      await doomed.subscribe(contract, { group: 'crashy', concurrency: 4 }, async (_e, c) => {
-        if (completed++ < 20) return ledger.complete(c.id);
-        holding.add(c.id);
-        await new Promise(() => {});
-      });
-      await publishKeyed(publisher, contract, 200, 10, ledger);
-      await ctx.waitFor(
-        () => holding.size >= 1,
-        () => `doomed instance holds ${holding.size} events`,
-      );
-      await sleep(200);
-      await ctx.crash(doomed);
-    } else {
-      holding = await crashChild(
-        ctx,
-        topic,
-        'crashy',
-        ledger,
-        async () => void (await publishKeyed(publisher, contract, 200, 10, ledger)),
-      );
-    }
-    const survivor = await ctx.bus();
-    await survivor.subscribe(contract, { group: 'crashy' }, (_e, c) => ledger.complete(c.id));
-    await ctx.waitFor(
-      () => ledger.done(),
-      () => `after the crash: ${ledger.describe()}`,
-      150_000,
-    );
-    check(
-      [...holding].every((id) => ledger.completed.has(id)),
-      () => 'events held by the killed instance were lost',
     );
   },
 };
@@ -195,74 +92,6 @@ const retryThenDeadLetter: ConformanceCase = {
   },
 };
 
-const idempotent: ConformanceCase = {
-  name: 'idempotent-consumption',
-  requires: ['crashRedelivery'],
-  timeoutMs: 120_000,
-  async run(ctx) {
-    const topic = ctx.topic();
-    const contract = testContract(topic);
-    const store = new MemoryIdempotencyStore();
-    const effects = new Map<string, number>();
-    const effect = (id: string) => effects.set(id, (effects.get(id) ?? 0) + 1);
-    const publisher = await ctx.bus();
-    await publisher.provision(contract, { groups: ['once'] });
-    // 1. Duplicate publish: same id twice.
-    const first = await ctx.bus();
-    await first.subscribe(contract, { group: 'once', idempotency: { store } }, (_e, c) => void effect(c.id));
-    const dupId = '11111111-1111-4111-8111-111111111111';
-    await publisher.publish(contract, { seq: 1, key: 'k', payload: 'dup' }, { key: 'k', id: dupId });
-    await publisher.publish(contract, { seq: 1, key: 'k', payload: 'dup' }, { key: 'k', id: dupId });
-    await publisher.publish(contract, { seq: 2, key: 'k', payload: 'marker' }, { key: 'k' });
-    await ctx.waitFor(
-      () => effects.size >= 2,
-      () => `${effects.size}/2 distinct events handled`,
-    );
-    check(effects.get(dupId) === 1, () => `duplicate publish ran the handler ${effects.get(dupId)} times`);
-    await first.close();
-    // 2. Crash between the side effect (recorded) and the ack: the redelivery must not run it again.
-    const crashing = await ctx.bus();
-    const crashId = '22222222-2222-4222-8222-222222222222';
-    let crashed = false;
-    const crashAfterRecord: IdempotencyStore = {
-      claim: (k, l) => store.claim(k, l),
-      release: (k) => store.release(k),
-      async complete(k, ttl) {
-        await store.complete(k, ttl);
-        crashed = true;
-        await ctx.crash(crashing);
-        await new Promise(() => {}); // the ack never happens
-      },
-    };
-    await crashing.subscribe(
-      contract,
-      { group: 'once', idempotency: { store: crashAfterRecord } },
-      (_e, c) => void effect(c.id),
-    );
-    await publisher.publish(contract, { seq: 3, key: 'k', payload: 'crash' }, { key: 'k', id: crashId });
-    await ctx.waitFor(
-      () => crashed,
-      () => 'the crashing instance never handled the event',
-    );
-    const acked: string[] = [];
-    const survivor = await ctx.bus();
-    await survivor.subscribe(contract, { group: 'once', idempotency: { store } }, (_e, c) => {
-      effect(c.id);
-      acked.push(c.id);
-    });
-    await publisher.publish(contract, { seq: 4, key: 'k', payload: 'after' }, { key: 'k' });
-    await ctx.waitFor(
-      () => acked.length >= 1,
-      () => 'survivor never received the event after the crash',
-      90_000,
-    );
-    check(
-      effects.get(crashId) === 1,
-      () => `redelivery after crash ran the handler ${effects.get(crashId)} times`,
-    );
-  },
-};
-
 const concurrencyLimit: ConformanceCase = {
   name: 'concurrency-limit',
   requires: [],
@@ -289,70 +118,58 @@ const concurrencyLimit: ConformanceCase = {
   },
 };
 
-const gracefulClose: ConformanceCase = {
-  name: 'graceful-close',
-  requires: [],
-  timeoutMs: 120_000,
+/**
+ * On a broker that takes unsettled deliveries back after a lease (SQS visibility timeout, Redis pending idle
+ * time), a handler running 2.5 leases and a retry waiting 2.5 leases in backoff must not be handed to
+ * anyone else: the core keeps them alive. Each event runs as often as the test makes it, in key order.
+ */
+const leaseKeepAlive: ConformanceCase = {
+  name: 'lease-keep-alive',
+  requires: ['deliveryLeaseMs'],
+  timeoutMs: 900_000,
   async run(ctx) {
+    const lease = ctx.capabilities.deliveryLeaseMs!;
+    const long = Math.round(lease * 2.5);
     const contract = testContract(ctx.topic());
     const bus = await ctx.bus();
-    await bus.provision(contract, { groups: ['g'] });
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const started = new Set<number>();
-    const finished = new Set<number>();
-    const sub = await bus.subscribe(contract, { group: 'g', concurrency: 4 }, async (event) => {
-      started.add(event.seq);
-      await gate;
-      finished.add(event.seq);
-    });
-    await publishKeyed(bus, contract, 20, 20);
-    await ctx.waitFor(
-      () => started.size >= 4,
-      () => `${started.size}/4 handlers started`,
+    const observer = new RunObserver();
+    await bus.subscribe(
+      contract,
+      { group: 'g', concurrency: 4, maxAttempts: 2, backoff: { initialDelayMs: long, jitter: 0 } },
+      (event, c) =>
+        observer.observe(event.key, event.seq, 'only', async () => {
+          if (event.payload === 'slow') await sleep(long);
+          if (event.payload === 'fails-once' && c.attempt === 1) throw new Error('first attempt fails');
+        }),
     );
-    let closed = false;
-    const closing = sub.close().then(() => (closed = true));
-    await sleep(300);
-    check(!closed, () => 'close() returned while handlers were still running');
-    release();
-    await closing;
-    await sub.close(); // twice is harmless
+    const events = [
+      { seq: 0, key: 'slow', payload: 'slow' },
+      { seq: 1, key: 'slow', payload: 'quick' },
+      { seq: 2, key: 'retry', payload: 'fails-once' },
+      { seq: 3, key: 'retry', payload: 'quick' },
+    ];
+    for (const event of events) await bus.publish(contract, event, { key: event.key });
+    await ctx.waitFor(
+      () => observer.completedCount >= 4,
+      () =>
+        `${observer.completedCount} of 4 events completed (lease ${lease} ms, slow handler and backoff ${long} ms)`,
+      { timeoutMs: 4 * long + 120_000, stallMs: long + ctx.stall(1) },
+    );
+    await sleep(Math.min(lease, 5_000)); // a copy handed out under a live lease would run now
+    check(observer.overlaps.length === 0, () => observer.describeOverlaps());
+    const runs = observer.duplicates().map((d) => `${d.id} ran ${d.instances.length}×`);
     check(
-      finished.size === started.size,
-      () => `close() did not wait: ${finished.size} of ${started.size} finished`,
+      JSON.stringify(runs) === JSON.stringify(['retry/2 ran 2×']),
+      () => `expected only the failing event to run twice (its retry), saw: ${runs.join(', ') || 'no retry'}`,
     );
-    const completedBeforeClose = new Set(finished);
-    const redelivered: number[] = [];
-    const rest = new Set<number>();
-    const other = await ctx.bus();
-    await other.subscribe(contract, { group: 'g' }, (event) => {
-      if (completedBeforeClose.has(event.seq)) redelivered.push(event.seq);
-      rest.add(event.seq);
-    });
-    await ctx.waitFor(
-      () => rest.size + completedBeforeClose.size >= 20,
-      () => `${20 - rest.size - completedBeforeClose.size} unfinished events were not redelivered`,
-      100_000,
+    const problem = observer.orderProblem(
+      new Map([
+        ['slow', [0, 1]],
+        ['retry', [2, 3]],
+      ]),
     );
-    check(redelivered.length === 0, () => `events completed before close were redelivered: ${redelivered}`);
-    await bus.close();
-    await bus.close();
-    let error: unknown;
-    try {
-      await bus.publish(contract, { seq: 99, key: 'k', payload: 'late' });
-    } catch (e) {
-      error = e;
-    }
-    check((error as { code?: string })?.code === 'CLOSED', () => `publish after close: ${error}`);
+    check(problem === undefined, () => problem!);
   },
 };
 
-export const deliveryCases = [
-  atLeastOnceThrow,
-  atLeastOnceCrash,
-  retryThenDeadLetter,
-  idempotent,
-  concurrencyLimit,
-  gracefulClose,
-];
+export const deliveryCases = [atLeastOnceThrow, retryThenDeadLetter, concurrencyLimit, leaseKeepAlive];

@@ -1,34 +1,54 @@
 import { type ConformanceCase, check, Ledger, publishKeyed, sleep, testContract } from '../harness.ts';
 
+/** "3 ids completed more than once: a (2×), …" — with no fault injected there must be none. */
+function noDuplicates(ledger: Ledger, where: string): void {
+  const duplicates = ledger.duplicates();
+  check(
+    duplicates.length === 0,
+    () =>
+      `${where}: ${duplicates.length} event(s) handled more than once with no fault injected (first: ${duplicates
+        .slice(0, 3)
+        .map((id) => `${id} ${ledger.completed.get(id)}×`)
+        .join(', ')})`,
+  );
+}
+
 const competing: ConformanceCase = {
   name: 'competing-consumers',
   requires: ['consumerGroups'],
   timeoutMs: 120_000,
   async run(ctx) {
     const contract = testContract(ctx.topic());
-    const [a, b, publisher] = [await ctx.bus(), await ctx.bus(), await ctx.bus()];
+    const [a, b, publisher] = [await ctx.bus('a'), await ctx.bus('b'), await ctx.bus('publisher')];
     const ledger = new Ledger();
     const perInstance = { a: 0, b: 0 };
     // Slow handlers, so work queues up and a second instance has something to take.
-    await a.subscribe(contract, { group: 'workers' }, async (_e, c) => {
-      await sleep(2);
-      perInstance.a++;
-      ledger.complete(c.id);
-    });
-    await b.subscribe(contract, { group: 'workers' }, async (_e, c) => {
-      await sleep(2);
-      perInstance.b++;
-      ledger.complete(c.id);
-    });
+    for (const [bus, name] of [
+      [a, 'a'],
+      [b, 'b'],
+    ] as const) {
+      await bus.subscribe(contract, { group: 'workers' }, async (_e, c) => {
+        await sleep(2);
+        perInstance[name]++;
+        ledger.complete(c.id);
+      });
+    }
     await publishKeyed(publisher, contract, 1000, 1000, ledger);
     await ctx.waitFor(
       () => ledger.done(),
       () => ledger.describe(),
       100_000,
     );
+    await sleep(300); // late copies would show up now
+    noDuplicates(ledger, 'group workers');
     check(
       perInstance.a > 0 && perInstance.b > 0,
       () => `one instance did all the work: ${JSON.stringify(perInstance)}`,
+    );
+    check(
+      perInstance.a + perInstance.b === 1000,
+      () =>
+        `the instances handled ${perInstance.a} + ${perInstance.b} events for 1000 published (copies, not a split)`,
     );
   },
 };
@@ -53,6 +73,9 @@ const fanOut: ConformanceCase = {
       () => a.done() && b.done(),
       () => `group-a: ${a.describe()}; group-b: ${b.describe()}`,
     );
+    await sleep(300);
+    noDuplicates(a, 'group-a');
+    noDuplicates(b, 'group-b');
   },
 };
 
