@@ -1,20 +1,23 @@
 import {
+  assertPublishable,
+  BrokerError,
   type Capabilities,
   ClosedError,
-  DEAD_LETTER_HEADROOM_BYTES,
-  encodedSize,
-  MessageTooLargeError,
+  type Logger,
   type OutgoingMessage,
   type SubscribeRequest,
+  silentLogger,
   type Transport,
   type TransportFactory,
+  type TransportOptions,
   type TransportSubscription,
 } from '@omnibus/core';
 import type { Admin, Kafka, Producer, SASLOptions } from 'kafkajs';
-import { createLogCreator, toBrokerError } from './errors.ts';
-import { type KafkaOptions, parseKafkaUrl } from './options.ts';
+import { createLogCreator, kafkaErrorTypes, toBrokerError } from './errors.ts';
+import { describeBrokers, type KafkaOptions, parseKafkaUrl } from './options.ts';
 import { PublishBatcher, sendBatch } from './publish.ts';
 import { KafkaSubscription } from './subscribe.ts';
+import { avoidNegativeTimeouts } from './timeouts.ts';
 
 /** Short adapter name used in errors and reports. */
 export const KAFKA = 'kafka';
@@ -37,16 +40,91 @@ export const KAFKA_CAPABILITIES: Capabilities = Object.freeze({
   maxMessageBytes: KAFKA_MAX_MESSAGE_BYTES,
 });
 
-/** What `createBus` calls for `kafka://` URLs. */
-export const createTransport: TransportFactory = (url, text) =>
-  new KafkaTransport(parseKafkaUrl(text ?? url));
+/** One kafkajs client with the adapter's connection, retry and logging settings (kafkajs loaded lazily). */
+export async function kafkaClient(o: KafkaOptions, logger?: Logger): Promise<Kafka> {
+  const { Kafka } = (await import('kafkajs')).default;
+  avoidNegativeTimeouts();
+  return new Kafka({
+    clientId: o.clientId,
+    brokers: o.brokers,
+    ssl: o.ssl,
+    ...(o.sasl ? { sasl: { ...o.sasl } as SASLOptions } : {}),
+    connectionTimeout: o.connectionTimeoutMs,
+    requestTimeout: o.requestTimeoutMs,
+    retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 6 },
+    logCreator: createLogCreator(o, logger ?? silentLogger),
+  });
+}
 
-/** For settings a URL cannot carry (TLS certificates): `createBus({ transport: createKafkaTransport(url, { ssl: { ca } }) })`. */
+/** The idempotent producer (acks=all) the transport publishes with; not yet connected. */
+async function newProducer(kafka: Kafka): Promise<Producer> {
+  return kafka.producer({
+    idempotent: true,
+    // One attempt of the transport's: kafkajs would retry forever by default. It gives up after ~5 s when
+    // the broker cannot be reached (its reconnection has the client's 6 retries); the transport then tries
+    // again until publishTimeoutMs (see #send).
+    retry: { initialRetryTime: 100, maxRetryTime: 3_000, retries: 15 },
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    // The Java client's default partitioner (murmur2 of the key): a key lands where Java would put it.
+    createPartitioner: (await import('kafkajs')).default.Partitioners.DefaultPartitioner,
+  });
+}
+
+/**
+ * Right after a topic is created, a broker under load may still answer "does not host this topic-partition"
+ * (or have no leader yet) for a few seconds after kafkajs's own retries: those answers are retried.
+ */
+async function whileTopicSettles(operation: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      const types = kafkaErrorTypes(error);
+      const settling = types.has('UNKNOWN_TOPIC_OR_PARTITION') || types.has('LEADER_NOT_AVAILABLE');
+      if (!settling || attempt >= 6) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
+}
+
+/** The broker no longer knows the producer's id or sequence: only a new producer can publish again. */
+function lostProducerState(error: unknown): boolean {
+  const types = kafkaErrorTypes(error);
+  return ['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH'].some((t) =>
+    types.has(t),
+  );
+}
+
+/**
+ * Worth another attempt: the innermost cause (kafkajs wraps the error it gave up on) is one kafkajs marks
+ * retriable — the broker cannot be reached, has no leader for the partition yet, timed out — not a refusal
+ * such as a message too large or a missing authorization.
+ */
+function retriable(error: unknown): boolean {
+  let current = error as { retriable?: boolean; originalError?: unknown; cause?: unknown } | undefined;
+  let innermost = current;
+  for (let depth = 0; current && typeof current === 'object' && depth < 8; depth++) {
+    innermost = current;
+    current = (current.originalError ?? current.cause) as typeof current;
+  }
+  return innermost?.retriable === true;
+}
+
+/** What `createBus` calls for `kafka://` URLs; kafkajs logs go to `options.logger`. */
+export const createTransport: TransportFactory = (url, text, options) =>
+  new KafkaTransport(parseKafkaUrl(text ?? url), options?.logger);
+
+/**
+ * For settings a URL cannot carry (TLS certificates):
+ * `createBus({ transport: createKafkaTransport(url, { ssl: { ca } }, { logger }) })`.
+ */
 export function createKafkaTransport(
   url: string | URL,
   overrides: Partial<KafkaOptions> = {},
+  options: TransportOptions = {},
 ): KafkaTransport {
-  return new KafkaTransport(parseKafkaUrl(url, overrides));
+  return new KafkaTransport(parseKafkaUrl(url, overrides), options.logger);
 }
 
 /** One kafkajs client: an idempotent producer with coalesced sends, an admin for topics, a consumer per subscription. */
@@ -54,6 +132,7 @@ export class KafkaTransport implements Transport {
   readonly name = KAFKA;
   readonly capabilities = KAFKA_CAPABILITIES;
   readonly options: KafkaOptions;
+  readonly #logger: Logger;
   readonly #batcher: PublishBatcher;
   readonly #topics = new Map<string, Promise<void>>();
   readonly #subscriptions = new Set<KafkaSubscription>();
@@ -62,10 +141,17 @@ export class KafkaTransport implements Transport {
   #admin: Admin | undefined;
   #connecting: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
+  /** Why the last produce attempt failed, until one succeeds: the cause of a publish that times out. */
+  #sendError: unknown;
 
-  constructor(options: KafkaOptions) {
+  constructor(options: KafkaOptions, logger: Logger = silentLogger) {
     this.options = options;
-    this.#batcher = new PublishBatcher((messages) => this.#send(messages), options);
+    this.#logger = logger;
+    this.#batcher = new PublishBatcher(
+      (messages, deadline) => this.#send(messages, deadline),
+      options,
+      (message, sent) => this.#timedOut(message, sent),
+    );
   }
 
   /** Produce requests sent so far; each carries one or more coalesced publishes. */
@@ -83,27 +169,8 @@ export class KafkaTransport implements Transport {
 
   async #connect(): Promise<void> {
     const o = this.options;
-    const { Kafka, Partitioners } = (await import('kafkajs')).default;
-    const kafka = new Kafka({
-      clientId: o.clientId,
-      brokers: o.brokers,
-      ssl: o.ssl,
-      ...(o.sasl ? { sasl: { ...o.sasl } as SASLOptions } : {}),
-      connectionTimeout: o.connectionTimeoutMs,
-      requestTimeout: o.requestTimeoutMs,
-      retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 6 },
-      logCreator: createLogCreator(o),
-    });
-    // The Java client's default partitioner (murmur2 of the key): a key lands where Java would put it.
-    const producer = kafka.producer({
-      idempotent: true,
-      // Bounded (~40 s, enough for a broker restart) so that a publish to a dead broker fails with a
-      // BrokerError instead of hanging; kafkajs would retry forever by default.
-      retry: { initialRetryTime: 100, maxRetryTime: 3_000, retries: 15 },
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
+    const kafka = await kafkaClient(o, this.#logger);
+    const producer = await newProducer(kafka);
     const admin = kafka.admin();
     try {
       await admin.connect();
@@ -121,9 +188,7 @@ export class KafkaTransport implements Transport {
     if (this.#closed) throw new ClosedError('kafka transport');
     // Body + headers, as the core measures; events stop at KAFKA_MAX_MESSAGE_BYTES (the bus checks), dead
     // letters may use the headroom. The key and record framing fit in what is left of message.max.bytes.
-    const size = encodedSize(message.body, message.headers);
-    const limit = KAFKA_MAX_MESSAGE_BYTES + DEAD_LETTER_HEADROOM_BYTES;
-    if (size > limit) throw new MessageTooLargeError(message.headers.ce_type ?? 'raw', size, limit, KAFKA);
+    const size = assertPublishable(message, this.capabilities, KAFKA);
     await this.connect();
     // Batches are sized with Kafka's per-record framing (varints) so one partition's record batch stays
     // under the broker's message.max.bytes even when it holds thousands of small events.
@@ -132,17 +197,64 @@ export class KafkaTransport implements Transport {
     return this.#batcher.publish(message, size + framing);
   }
 
-  async #send(messages: OutgoingMessage[]): Promise<void> {
-    try {
-      await Promise.all([...new Set(messages.map((m) => m.topic))].map((topic) => this.#ensureTopic(topic)));
-      await sendBatch(this.#producer!, messages, this.options.requestTimeoutMs);
-    } catch (error) {
-      throw toBrokerError(
-        error,
-        `publishing ${messages.length} message(s) to ${[...new Set(messages.map((m) => m.topic))].join(', ')}`,
-        this.options,
-      );
+  /**
+   * Sends one batch; while the broker cannot take it (unreachable, restarting, electing a leader) tries
+   * again with backoff until `deadline`. The idempotent producer keeps its sequence numbers across the
+   * attempts, so a batch the broker stored without the answer reaching us is not stored twice.
+   */
+  async #send(messages: OutgoingMessage[], deadline: number): Promise<void> {
+    const topics = [...new Set(messages.map((m) => m.topic))];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await Promise.all(topics.map((topic) => this.#ensureTopic(topic)));
+        await sendBatch(this.#producer!, messages, this.options.requestTimeoutMs);
+        this.#sendError = undefined;
+        return;
+      } catch (error) {
+        this.#sendError = error;
+        let again = retriable(error);
+        if (lostProducerState(error)) {
+          // After a broker restart the idempotent producer's sequence numbers may no longer match the
+          // broker's (OUT_OF_ORDER_SEQUENCE_NUMBER), and kafkajs never recovers from it: every later send
+          // fails too. A new producer gets a new producer id; the batch was refused, so it is sent again.
+          again = await this.#replaceProducer().then(
+            () => true,
+            (replaceError: unknown) => retriable(replaceError),
+          );
+        }
+        const backoff = Math.min(2_000, 100 * 2 ** attempt);
+        if (!again || Date.now() + backoff >= deadline) {
+          throw toBrokerError(
+            error,
+            `publishing ${messages.length} message(s) to ${topics.join(', ')}`,
+            this.options,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, backoff));
+      }
     }
+  }
+
+  /** The error of a publish the broker has not stored within publishTimeoutMs, with the last attempt's cause. */
+  #timedOut(message: OutgoingMessage, sent: boolean): BrokerError {
+    const what = `a publish to ${message.topic} was not stored within publishTimeoutMs (${this.options.publishTimeoutMs} ms)${sent ? '; it may still be stored' : '; nothing was sent'}`;
+    if (this.#sendError !== undefined) return toBrokerError(this.#sendError, what, this.options);
+    return new BrokerError(
+      `[omnibus] [kafka] ${what} on ${describeBrokers(this.options)} — the broker did not answer in time; is the broker running?`,
+    );
+  }
+
+  async #replaceProducer(): Promise<void> {
+    const old = this.#producer;
+    const producer = await newProducer(this.#kafka!);
+    try {
+      await producer.connect();
+    } catch (error) {
+      await producer.disconnect().catch(() => {});
+      throw error;
+    }
+    this.#producer = producer;
+    await old?.disconnect().catch(() => {});
   }
 
   /** Creates the topic with `partitions` partitions unless it exists. Memoized per transport. */
@@ -174,31 +286,14 @@ export class KafkaTransport implements Transport {
     if (this.#closed) throw new ClosedError('kafka transport');
     await this.connect();
     try {
-      await this.#ensureTopic(topic);
-      // With fromBeginning a new group starts at the earliest offset anyway; otherwise pin it to the
-      // current end now, so events published from here on are kept for it.
-      if (!this.options.fromBeginning) for (const group of groups) await this.#pinNewGroup(topic, group);
+      await whileTopicSettles(async () => {
+        await this.#ensureTopic(topic);
+        // With fromBeginning a new group starts at the earliest offset anyway; otherwise pin it to the
+        // current end now, so events published from here on are kept for it.
+        if (!this.options.fromBeginning) for (const group of groups) await this.#pinNewGroup(topic, group);
+      });
     } catch (error) {
       throw toBrokerError(error, `provisioning ${topic}`, this.options);
-    }
-  }
-
-  /**
-   * Deletes the topic and its events (tests and tooling). Kafka drops the groups' offsets for a deleted
-   * topic itself; the groups may read other topics, so they are left alone.
-   */
-  async deleteTopic(topic: string, _groups: string[]): Promise<void> {
-    if (this.#closed) throw new ClosedError('kafka transport');
-    await this.connect();
-    try {
-      await this.#admin!.deleteTopics({ topics: [topic] });
-      this.#topics.delete(topic);
-    } catch (error) {
-      // Already gone is done (kafkajs reports it after its retries, as the cause).
-      const e = error as { type?: string; cause?: { type?: string } };
-      const unknownTopic =
-        e.type === 'UNKNOWN_TOPIC_OR_PARTITION' || e.cause?.type === 'UNKNOWN_TOPIC_OR_PARTITION';
-      if (!unknownTopic) throw toBrokerError(error, `deleting ${topic}`, this.options);
     }
   }
 
@@ -218,11 +313,11 @@ export class KafkaTransport implements Transport {
     if (this.#closed) throw new ClosedError('kafka transport');
     await this.connect();
     try {
-      await this.#ensureTopic(request.topic);
+      await whileTopicSettles(() => this.#ensureTopic(request.topic));
     } catch (error) {
       throw toBrokerError(error, `creating topic ${request.topic}`, this.options);
     }
-    const subscription = new KafkaSubscription(this.#kafka!, this.options, request);
+    const subscription = new KafkaSubscription(this.#kafka!, this.options, request, this.#logger);
     await subscription.start();
     this.#subscriptions.add(subscription);
     const close = subscription.close.bind(subscription);

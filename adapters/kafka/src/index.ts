@@ -5,7 +5,9 @@ export {
   KAFKA_CAPABILITIES,
   KAFKA_MAX_MESSAGE_BYTES,
   KafkaTransport,
+  kafkaClient,
 } from './adapter.ts';
+export { createAdmin } from './admin.ts';
 export {
   DEFAULT_OPTIONS,
   type KafkaOptions,

@@ -42,9 +42,14 @@ export class OffsetTracker {
     return true;
   }
 
-  /** Deliveries handed over and not settled yet. */
+  /** Deliveries handed over and not acked yet (running, waiting, or handed back). */
   get unsettled(): number {
     return this.#unsettled;
+  }
+
+  /** Everything handed over was acked: fetching may resume after the last handed-over offset. */
+  get allAcked(): boolean {
+    return this.#unsettled === 0;
   }
 
   /** The offset to commit if it moved since the last {@link markCommitted}, else undefined. */

@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'node:tls';
-import { ConfigError } from '@omnibus/core';
+import { ConfigError, redactUrl } from '@omnibus/core';
 
 /** SASL mechanisms the adapter passes through to kafkajs. */
 export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
@@ -50,6 +50,13 @@ export interface KafkaOptions {
   connectionTimeoutMs: number;
   /** Time to wait for a broker's reply to one request. @default 30000 */
   requestTimeoutMs: number;
+  /**
+   * How long a publish may take, from the call until the broker has stored the event, before it fails with
+   * a `BrokerError`. While the broker cannot be reached or has no leader for the partition (a restart, a
+   * leader election), the publish is tried again until then, so an outage shorter than this is waited out.
+   * @default 60000
+   */
+  publishTimeoutMs: number;
   /** TLS: `true` for the system CAs, or Node `tls.connect` options (CA, client certificate). @default false */
   ssl: boolean | ConnectionOptions;
   /** SASL credentials; from the URL: `kafka://user:pass@host:9093?sasl=scram-sha-512&ssl=true`. @default undefined */
@@ -73,6 +80,7 @@ export const DEFAULT_OPTIONS: KafkaOptions = {
   commitIntervalMs: 100,
   connectionTimeoutMs: 3_000,
   requestTimeoutMs: 30_000,
+  publishTimeoutMs: 60_000,
   ssl: false,
   sasl: undefined,
   logLevel: 'warn',
@@ -90,6 +98,7 @@ const INTEGER_PARAMS = [
   'commitIntervalMs',
   'connectionTimeoutMs',
   'requestTimeoutMs',
+  'publishTimeoutMs',
 ] as const;
 const MECHANISMS: readonly SaslMechanism[] = ['plain', 'scram-sha-256', 'scram-sha-512'];
 const LOG_LEVELS: readonly KafkaOptions['logLevel'][] = ['nothing', 'error', 'warn', 'info'];
@@ -100,7 +109,9 @@ const LOG_LEVELS: readonly KafkaOptions['logLevel'][] = ['nothing', 'error', 'wa
  */
 export function parseKafkaUrl(input: string | URL, overrides: Partial<KafkaOptions> = {}): KafkaOptions {
   const text = String(input);
-  const match = /^kafka:\/\/(?:([^@/?#]*)@)?([^/?#]*)\/?(?:\?([^#]*))?(?:#.*)?$/i.exec(text);
+  // The userinfo runs to the last @ (as in WHATWG URL and redactUrl): an unencoded @ in a password must not
+  // start the host list, where it would be printed.
+  const match = /^kafka:\/\/(?:([^/?#]*)@)?([^@/?#]*)\/?(?:\?([^#]*))?(?:#.*)?$/i.exec(text);
   if (!match)
     throw new ConfigError(
       `${redactKafkaUrl(text)} is not a kafka:// URL — expected kafka://host:9092[,host2:9092]`,
@@ -150,8 +161,8 @@ export function parseKafkaUrl(input: string | URL, overrides: Partial<KafkaOptio
   }
   if (userinfo) {
     const colon = userinfo.indexOf(':');
-    const username = decodeURIComponent(colon < 0 ? userinfo : userinfo.slice(0, colon));
-    const password = colon < 0 ? '' : decodeURIComponent(userinfo.slice(colon + 1));
+    const username = decodeUserinfo(colon < 0 ? userinfo : userinfo.slice(0, colon), 'user name');
+    const password = colon < 0 ? '' : decodeUserinfo(userinfo.slice(colon + 1), 'password');
     options.sasl = { mechanism: mechanism ?? 'plain', username, password };
   } else if (mechanism) {
     throw new ConfigError(`kafka URL asks for sasl=${mechanism} but has no user:password@ part`);
@@ -178,6 +189,7 @@ function validate(o: KafkaOptions): void {
     'commitIntervalMs',
     'connectionTimeoutMs',
     'requestTimeoutMs',
+    'publishTimeoutMs',
   ] as const;
   for (const name of positive) {
     if (!(o[name] > 0))
@@ -198,9 +210,18 @@ function validate(o: KafkaOptions): void {
 
 /** The URL with its password (userinfo and secret-looking parameters) replaced, safe to print. */
 export function redactKafkaUrl(input: string | URL): string {
-  return String(input)
-    .replace(/^(kafka:\/\/[^:@/?#]*:)[^@/?#]*@/i, '$1***@')
-    .replace(/([?&][^=&#]*(?:secret|password|token|key)[^=&#]*=)[^&#]*/gi, '$1***');
+  return redactUrl(input);
+}
+
+/** Percent-decodes a user name or password; a bad escape is a ConfigError that does not repeat the value. */
+function decodeUserinfo(value: string, what: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new ConfigError(
+      `the kafka URL's ${what} has a bad % escape — percent-encode it (encodeURIComponent)`,
+    );
+  }
 }
 
 /** `127.0.0.1:9092` or `h1:9092, h2:9092` for messages. */

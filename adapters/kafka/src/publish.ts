@@ -4,6 +4,10 @@ import type { Message, Producer, TopicMessages } from 'kafkajs';
 interface Pending {
   message: OutgoingMessage;
   bytes: number;
+  /** Epoch ms by which it must be stored, else it fails (`publishTimeoutMs` after the call). */
+  deadline: number;
+  timer: NodeJS.Timeout;
+  settled: boolean;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -12,7 +16,13 @@ export interface BatchLimits {
   lingerMs: number;
   maxBatchMessages: number;
   maxBatchBytes: number;
+  publishTimeoutMs: number;
 }
+
+/** Sends one batch, trying again until `deadline` (epoch ms) while the broker cannot take it. */
+export type SendBatch = (messages: OutgoingMessage[], deadline: number) => Promise<void>;
+/** The error of a publish not stored within `publishTimeoutMs`; `sent`: a request carrying it was on its way. */
+export type TimeoutError = (message: OutgoingMessage, sent: boolean) => Error;
 
 /**
  * Coalesces concurrent publishes into one produce request. kafkajs sends one request per `send()` and
@@ -20,23 +30,39 @@ export interface BatchLimits {
  * event. Here publishes queue while a request is on the wire and go out together in the next
  * `sendBatch`; each publish settles with the request that carried it. Queue order is publish order,
  * and one request is in flight at a time, so per-key (per-partition) order is kept.
+ *
+ * Each publish fails once `publishTimeoutMs` has passed since the call without the broker storing it: the
+ * batch carrying it is tried again until the latest deadline among its publishes, so a broker restart
+ * shorter than that is waited out.
  */
 export class PublishBatcher {
-  readonly #send: (messages: OutgoingMessage[]) => Promise<void>;
+  readonly #send: SendBatch;
   readonly #limits: BatchLimits;
+  readonly #timeoutError: TimeoutError;
   #queue: Pending[] = [];
   #draining: Promise<void> | undefined;
   /** Number of produce requests sent so far (tests read it to prove that batching happens). */
   requests = 0;
 
-  constructor(send: (messages: OutgoingMessage[]) => Promise<void>, limits: BatchLimits) {
+  constructor(send: SendBatch, limits: BatchLimits, timeoutError: TimeoutError) {
     this.#send = send;
     this.#limits = limits;
+    this.#timeoutError = timeoutError;
   }
 
   publish(message: OutgoingMessage, bytes: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ message, bytes, resolve, reject });
+      const timeoutMs = this.#limits.publishTimeoutMs;
+      const pending: Pending = {
+        message,
+        bytes,
+        deadline: Date.now() + timeoutMs,
+        timer: setTimeout(() => this.#expire(pending), timeoutMs),
+        settled: false,
+        resolve,
+        reject,
+      };
+      this.#queue.push(pending);
       this.#draining ??= this.#drain();
     });
   }
@@ -55,16 +81,36 @@ export class PublishBatcher {
       while (this.#queue.length > 0) {
         const batch = this.#take();
         this.requests++;
+        const deadline = Math.max(...batch.map((p) => p.deadline));
         try {
-          await this.#send(batch.map((p) => p.message));
-          for (const p of batch) p.resolve();
+          await this.#send(
+            batch.map((p) => p.message),
+            deadline,
+          );
+          for (const p of batch) this.#settle(p);
         } catch (error) {
-          for (const p of batch) p.reject(error);
+          for (const p of batch) this.#settle(p, error);
         }
       }
     } finally {
       this.#draining = undefined;
     }
+  }
+
+  /** Its time is up: out of the queue if still there (nothing was sent), failed either way. */
+  #expire(pending: Pending): void {
+    if (pending.settled) return;
+    const queued = this.#queue.indexOf(pending);
+    if (queued >= 0) this.#queue.splice(queued, 1);
+    this.#settle(pending, this.#timeoutError(pending.message, queued < 0));
+  }
+
+  #settle(pending: Pending, error?: unknown): void {
+    if (pending.settled) return;
+    pending.settled = true;
+    clearTimeout(pending.timer);
+    if (error === undefined) pending.resolve();
+    else pending.reject(error);
   }
 
   /** The head of the queue up to the message and byte limits; always at least one message. */

@@ -1,6 +1,12 @@
-import type { Delivery, SubscribeRequest, TransportSubscription } from '@omnibus/core';
+import {
+  type Delivery,
+  type Logger,
+  PartitionTracker,
+  type SubscribeRequest,
+  type TransportSubscription,
+} from '@omnibus/core';
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
-import { subscriptionAwareRoundRobin } from './assigner.ts';
+import { drainingAssigner } from './draining-assigner.ts';
 import { isRebalanceError, toBrokerError } from './errors.ts';
 import { OffsetTracker } from './offsets.ts';
 import type { KafkaOptions } from './options.ts';
@@ -47,67 +53,94 @@ function signal(): { promise: Promise<void>; fire(): void } {
  * - Messages are handed to the core in offset order per partition (`eachBatch`, one partition batch at a
  *   time), never more than `maxInFlight` unsettled at once; the fetch position moves as messages are
  *   handed over, the commit position only as they are acked ({@link OffsetTracker}).
- * - Completed offsets are committed every `commitIntervalMs`, on `stop`, on `close` and when a rebalance
- *   starts. A rebalance noticed while handing over waits (bounded) for in-flight deliveries to settle and
- *   commits them before the partitions move, as Java's `onPartitionsRevoked` does.
- * - Partitions kept across a rebalance resume after the last handed-over offset (no duplicates);
- *   revoked ones are forgotten (their late acks do not commit: the new owner may be ahead).
+ * - Completed offsets are committed every `commitIntervalMs`, on `stop`, on `close` and before rejoining.
+ * - Before this member rejoins the group (a rebalance), it drains: every partition is revoked, the core
+ *   hands back deliveries that have not started, running ones finish, and what completed is committed —
+ *   only then does kafkajs send JoinGroup ({@link drainingAssigner}). The next owner of a partition therefore
+ *   starts after this member's last handler of it ended: a key never runs on two members at once.
+ * - A partition kept across a rebalance resumes after the last handed-over offset when everything handed
+ *   over was acked; otherwise from the committed offset (released events run again, in order).
  * - `release()` leaves the offset uncommitted: Kafka redelivers it after a restart or rebalance.
  */
 export class KafkaSubscription implements TransportSubscription {
+  readonly #kafka: Kafka;
   readonly #request: SubscribeRequest;
   readonly #options: KafkaOptions;
-  readonly #consumer: Consumer;
+  readonly #logger: Logger;
+  /** The kafkajs consumer in use; replaced when one crashes for good (see {@link #recover}). */
+  #consumer: Consumer;
   readonly #trackers = new Map<number, OffsetTracker>();
+  readonly #partitions = new PartitionTracker<number>();
   #assigned = new Set<number>();
-  #inFlight = 0;
   /** Fired (and dropped) whenever a delivery settles or the subscription stops; created only when awaited. */
   #settled: { promise: Promise<void>; fire(): void } | undefined;
   #state: 'running' | 'stopped' | 'closed' = 'running';
   #rebalancing = false;
+  #recovering: Promise<void> | undefined;
+  /** The runner's heartbeat, kept to hold the session while a drain waits for handlers. */
+  #heartbeat: (() => Promise<void>) | undefined;
   #commitTimer: NodeJS.Timeout | undefined;
   #committing: Promise<void> | undefined;
   #commitAgain = false;
   #joined: { resolve(): void; reject(error: Error): void } | undefined;
   #closed: Promise<void> | undefined;
 
-  constructor(kafka: Kafka, options: KafkaOptions, request: SubscribeRequest) {
+  constructor(kafka: Kafka, options: KafkaOptions, request: SubscribeRequest, logger: Logger) {
+    this.#kafka = kafka;
     this.#request = request;
     this.#options = options;
-    this.#consumer = kafka.consumer({
+    this.#logger = logger;
+    this.#consumer = this.#newConsumer();
+  }
+
+  #newConsumer(): Consumer {
+    const { options, request } = { options: this.#options, request: this.#request };
+    const consumer = this.#kafka.consumer({
       groupId: request.group,
-      partitionAssigners: [subscriptionAwareRoundRobin],
+      partitionAssigners: [drainingAssigner(() => this.#drainBeforeJoin())],
       sessionTimeout: options.sessionTimeoutMs,
       rebalanceTimeout: options.rebalanceTimeoutMs,
       heartbeatInterval: options.heartbeatIntervalMs,
       maxWaitTimeInMs: Math.min(1000, options.heartbeatIntervalMs),
       allowAutoTopicCreation: false,
     });
+    const current = () => consumer === this.#consumer;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      if (current()) this.#onAssignment(payload.memberAssignment[request.topic] ?? []);
+    });
+    consumer.on(consumer.events.REBALANCING, () => {
+      if (current()) this.#rebalancing = true; // stop handing over; the drain runs before the rejoin
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (!current() || this.#state === 'closed') return;
+      const error = toBrokerError(
+        payload.error,
+        `consumer of ${request.topic} (group ${request.group})`,
+        options,
+      );
+      // kafkajs restarts the consumer itself after a retriable crash (GROUP_LOAD_IN_PROGRESS right after a
+      // broker started, a coordinator moving): that is not a failure, even while joining the first time.
+      if (payload.restart) {
+        this.#logger.warn({ err: error, topic: request.topic, group: request.group }, error.message);
+        return;
+      }
+      if (this.#joined) this.#joined.reject(error);
+      else void this.#recover(error);
+    });
+    return consumer;
   }
 
   /** Joins the group; resolves once partitions are assigned, so events published afterwards are seen. */
   async start(): Promise<void> {
-    const { topic } = this.#request;
-    const consumer = this.#consumer;
+    await this.#run(this.#consumer);
+    this.#commitTimer = setInterval(() => void this.#commit(), this.#options.commitIntervalMs);
+    this.#commitTimer.unref();
+  }
+
+  async #run(consumer: Consumer): Promise<void> {
+    const { topic, group } = this.#request;
     const joined = new Promise<void>((resolve, reject) => {
       this.#joined = { resolve, reject };
-    });
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) =>
-      this.#onAssignment(payload.memberAssignment[topic] ?? []),
-    );
-    consumer.on(consumer.events.REBALANCING, () => {
-      // Stop handing over; what was handed over keeps running in the core. Commit what completed.
-      this.#rebalancing = true;
-      void this.#commit();
-    });
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      const error = toBrokerError(
-        payload.error,
-        `consumer of ${topic} (group ${this.#request.group})`,
-        this.#options,
-      );
-      if (this.#joined) this.#joined.reject(error);
-      else if (!payload.restart && this.#state !== 'closed') this.#request.onError(error);
     });
     try {
       await consumer.connect();
@@ -123,29 +156,101 @@ export class KafkaSubscription implements TransportSubscription {
       const limit = this.#options.rebalanceTimeoutMs + this.#options.sessionTimeoutMs + 10_000;
       const outcome = await Promise.race([joined, sleep(limit)]);
       if (outcome === 'timeout')
-        throw new Error(
-          `group ${this.#request.group} was not assigned partitions of ${topic} within ${limit} ms`,
-        );
+        throw new Error(`group ${group} was not assigned partitions of ${topic} within ${limit} ms`);
     } catch (error) {
-      this.#joined = undefined;
       await consumer.disconnect().catch(() => {});
-      throw toBrokerError(error, `subscribing to ${topic} (group ${this.#request.group})`, this.#options);
+      throw toBrokerError(error, `subscribing to ${topic} (group ${group})`, this.#options);
+    } finally {
+      this.#joined = undefined;
     }
-    this.#joined = undefined;
-    this.#commitTimer = setInterval(() => void this.#commit(), this.#options.commitIntervalMs);
-    this.#commitTimer.unref();
+  }
+
+  /**
+   * kafkajs gives up on a consumer for good after some failures (e.g. no group coordinator for a while,
+   * as during a broker restart). The subscription resumes by itself: it drains what the core holds as
+   * for a rebalance, then joins again with a new consumer, retrying with backoff until it is back or
+   * closed. The user hears about it through `onError` only if it is still down after a minute.
+   */
+  #recover(cause: Error): Promise<void> {
+    this.#recovering ??= (async () => {
+      const { topic, group } = this.#request;
+      this.#logger.warn({ err: cause, topic, group }, `${cause.message} — resuming with a new consumer`);
+      const began = Date.now();
+      let reported = false;
+      await this.#drainBeforeJoin();
+      for (let attempt = 1; (this.#state as string) !== 'closed'; attempt++) {
+        await this.#consumer.disconnect().catch(() => {});
+        this.#trackers.clear();
+        this.#assigned = new Set();
+        this.#consumer = this.#newConsumer();
+        try {
+          await this.#run(this.#consumer);
+          if (this.#state === 'stopped') this.#consumer.pause([{ topic }]);
+          this.#logger.info({ topic, group, attempt }, `consumer of ${topic} (group ${group}) resumed`);
+          return;
+        } catch (error) {
+          if (!reported && Date.now() - began > 60_000) {
+            reported = true;
+            this.#request.onError(
+              toBrokerError(
+                error,
+                `resuming the consumer of ${topic} (group ${group}); still trying`,
+                this.#options,
+              ),
+            );
+          }
+          await sleep(Math.min(10_000, 500 * 2 ** Math.min(attempt, 5)));
+        }
+      }
+    })().finally(() => {
+      this.#recovering = undefined;
+    });
+    return this.#recovering;
+  }
+
+  /**
+   * Java's onPartitionsRevoked, run before every JoinGroup: revoke every partition (the core hands back
+   * what has not started), wait — heartbeating — until running handlers finish, commit. Bounded by the
+   * rebalance time-out, after which the group would expel this member anyway; the user hears about it.
+   */
+  async #drainBeforeJoin(): Promise<void> {
+    this.#rebalancing = true;
+    const partitions = [...this.#assigned, ...this.#partitions.busy()];
+    if (this.#partitions.inFlight() > 0) {
+      this.#partitions.revoke(partitions);
+      const deadline = Date.now() + this.#options.rebalanceTimeoutMs * 0.8;
+      while (!(await this.#partitions.settled(partitions, this.#options.heartbeatIntervalMs))) {
+        if (Date.now() > deadline) {
+          this.#request.onError(
+            toBrokerError(
+              new Error(
+                `${this.#partitions.inFlight()} handler(s) still running after ${Math.round(this.#options.rebalanceTimeoutMs * 0.8)} ms; their partitions move now and may run those events again elsewhere — raise rebalanceTimeoutMs above the slowest handler`,
+              ),
+              `draining ${this.#request.topic} before a rebalance (group ${this.#request.group})`,
+              this.#options,
+            ),
+          );
+          break;
+        }
+        await this.#heartbeat?.().catch(() => {}); // keeps the session alive while the group waits for us
+      }
+    }
+    await this.#commit();
   }
 
   #onAssignment(partitions: number[]): void {
     const { topic } = this.#request;
     const assigned = new Set(partitions);
     for (const [partition, tracker] of this.#trackers) {
-      if (!assigned.has(partition)) this.#trackers.delete(partition);
-      else if (tracker.nextFetchOffset !== undefined) {
-        // kafkajs restarts from the committed offset after a rebalance; skip what the core already holds.
+      if (!assigned.has(partition) || !tracker.allAcked) {
+        // Gone, or events were handed back: kafkajs resumes from the committed offset, ahead of nothing.
+        this.#trackers.delete(partition);
+      } else if (tracker.nextFetchOffset !== undefined) {
+        // Everything handed over completed: skip what is done instead of fetching it again.
         this.#consumer.seek({ topic, partition, offset: String(tracker.nextFetchOffset) });
       }
     }
+    this.#partitions.assign(partitions);
     this.#assigned = assigned;
     this.#rebalancing = false;
     if (this.#state === 'stopped') this.#consumer.pause([{ topic }]);
@@ -154,6 +259,7 @@ export class KafkaSubscription implements TransportSubscription {
 
   async #eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { partition } = batch;
+    this.#heartbeat = heartbeat;
     const active = () =>
       this.#state === 'running' &&
       !this.#rebalancing &&
@@ -162,9 +268,9 @@ export class KafkaSubscription implements TransportSubscription {
       this.#assigned.has(partition);
     for (const message of batch.messages) {
       if (!active()) return;
-      while (this.#inFlight >= this.#request.maxInFlight) {
+      while (this.#partitions.inFlight() >= this.#request.maxInFlight) {
         if (!(await within(this.#nextSettle(), this.#options.heartbeatIntervalMs)))
-          await this.#heartbeat(heartbeat);
+          await this.#beat(heartbeat);
         if (!active()) return;
       }
       const delivery = this.#deliver(partition, message);
@@ -172,25 +278,16 @@ export class KafkaSubscription implements TransportSubscription {
       const accepted = this.#request.onDelivery(delivery);
       // The core usually accepts at once: check that first, and arm the heartbeat timer only when it does not.
       if (!(await settledNow(accepted)))
-        while (!(await within(accepted, this.#options.heartbeatIntervalMs))) await this.#heartbeat(heartbeat);
+        while (!(await within(accepted, this.#options.heartbeatIntervalMs))) await this.#beat(heartbeat);
     }
   }
 
-  /** Heartbeats; when the group is rebalancing, lets in-flight deliveries settle and commits them first. */
-  async #heartbeat(heartbeat: () => Promise<void>): Promise<void> {
+  /** Heartbeats; a rebalance stops the hand-over (the drain runs before the rejoin). */
+  async #beat(heartbeat: () => Promise<void>): Promise<void> {
     try {
       await heartbeat();
     } catch (error) {
-      if (isRebalanceError(error)) {
-        this.#rebalancing = true;
-        const deadline = Date.now() + Math.min(this.#options.rebalanceTimeoutMs / 2, 15_000);
-        while (this.#inFlight > 0 && Date.now() < deadline) {
-          if (!(await within(this.#nextSettle(), this.#options.heartbeatIntervalMs))) {
-            await heartbeat().catch(() => {}); // keeps the session alive while the group waits for us
-          }
-        }
-        await this.#commit();
-      }
+      if (isRebalanceError(error)) this.#rebalancing = true;
       throw error;
     }
   }
@@ -203,25 +300,30 @@ export class KafkaSubscription implements TransportSubscription {
     }
     const offset = Number(message.offset);
     tracker.add(offset);
-    this.#inFlight++;
-    return new KafkaDelivery(
-      message.key ? message.key.toString('utf8') : undefined,
-      message.value ?? new Uint8Array(0),
-      decodeHeaders(message.headers),
-      tracker,
-      offset,
+    const owner = tracker;
+    return this.#partitions.track(
       partition,
-      this.#onSettle,
+      {
+        key: message.key ? message.key.toString('utf8') : undefined,
+        body: message.value ?? new Uint8Array(0),
+        headers: decodeHeaders(message.headers),
+      },
+      {
+        // Recorded at once, committed within commitIntervalMs (and on stop/close/rebalance): waiting for the
+        // commit here would hold every later event of the key behind a broker round trip.
+        ack: () => {
+          if (this.#trackers.get(partition) === owner) owner.ack(offset);
+          this.#wake();
+          return SETTLED;
+        },
+        // Not acked: the commit stays below it, so the next owner (or this one, later) reads it again.
+        release: () => {
+          this.#wake();
+          return SETTLED;
+        },
+      },
     );
   }
-
-  /** Called once per delivery, by its first `ack` or `release`. */
-  readonly #onSettle = (delivery: KafkaDelivery, ack: boolean): void => {
-    this.#inFlight--;
-    if (ack && this.#trackers.get(delivery.partition) === delivery.tracker)
-      delivery.tracker.ack(delivery.offset);
-    this.#wake();
-  };
 
   /** Resolves at the next settle (or stop). */
   #nextSettle(): Promise<void> {
@@ -291,56 +393,6 @@ export class KafkaSubscription implements TransportSubscription {
 }
 
 const SETTLED = Promise.resolve();
-
-/**
- * One handed-over message. A class rather than an object of closures: one allocation per message. Acks
- * are recorded at once and committed within commitIntervalMs (and on stop/close/rebalance): waiting for
- * the commit here would hold every later event of the key behind a broker round trip.
- */
-class KafkaDelivery implements Delivery {
-  readonly key: string | undefined;
-  readonly body: Uint8Array;
-  readonly headers: Record<string, string>;
-  readonly tracker: OffsetTracker;
-  readonly offset: number;
-  readonly partition: number;
-  readonly #onSettle: (delivery: KafkaDelivery, ack: boolean) => void;
-  #settled = false;
-
-  constructor(
-    key: string | undefined,
-    body: Uint8Array,
-    headers: Record<string, string>,
-    tracker: OffsetTracker,
-    offset: number,
-    partition: number,
-    onSettle: (delivery: KafkaDelivery, ack: boolean) => void,
-  ) {
-    this.key = key;
-    this.body = body;
-    this.headers = headers;
-    this.tracker = tracker;
-    this.offset = offset;
-    this.partition = partition;
-    this.#onSettle = onSettle;
-  }
-
-  ack(): Promise<void> {
-    this.#settle(true);
-    return SETTLED;
-  }
-
-  release(): Promise<void> {
-    this.#settle(false);
-    return SETTLED;
-  }
-
-  #settle(ack: boolean): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    this.#onSettle(this, ack);
-  }
-}
 
 function decodeHeaders(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};

@@ -1,9 +1,9 @@
 import { brokerUrl } from '@omnibus/brokers-dev';
 import { describeConformance } from '@omnibus/conformance/vitest';
 import { registerScheme } from '@omnibus/core';
-import { createTransport } from '../src/index.ts';
+import * as kafka from '../src/index.ts';
 
 // Registered explicitly so the suite finds this adapter whatever the working directory (a root-level
 // vitest run cannot resolve @omnibus/kafka from the core's package).
-registerScheme('kafka', createTransport);
+registerScheme('kafka', kafka);
 describeConformance(brokerUrl('kafka'), { name: 'kafka' });

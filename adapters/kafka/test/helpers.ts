@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { brokerUrl } from '@omnibus/brokers-dev';
 import type { Delivery, OutgoingMessage } from '@omnibus/core';
-import { createKafkaTransport, type KafkaTransport } from '../src/index.ts';
+import { createAdmin, createKafkaTransport, type KafkaTransport } from '../src/index.ts';
 import type { KafkaOptions } from '../src/options.ts';
 
 /** The broker found by the global setup (pnpm brokers:up), or undefined: tests that need it are skipped. */
@@ -31,7 +31,7 @@ export async function closeAll(): Promise<void> {
   open.clear();
   if (names.size === 0 || !KAFKA_URL) return;
   // After every transport is closed: a live producer would keep asking for a deleted topic's metadata.
-  const cleaner = createKafkaTransport(KAFKA_URL);
+  const cleaner = await createAdmin(new URL(KAFKA_URL), KAFKA_URL);
   try {
     for (const name of names) await cleaner.deleteTopic(name, []);
   } finally {

@@ -25,6 +25,20 @@ describe('kafka:// URL parsing', () => {
     expect(parseKafkaUrl('kafka://bob:pw@h1:9093').sasl?.mechanism).toBe('plain');
   });
 
+  it('takes the userinfo up to the last @, as WHATWG URL and redactUrl do, so an unencoded @ in the password never becomes a broker name', () => {
+    const o = parseKafkaUrl('kafka://alice:p@ss-S3ntinel@h1:9092,h2:9092?sasl=plain');
+    expect(o.brokers).toEqual(['h1:9092', 'h2:9092']);
+    expect(o.sasl).toEqual({ mechanism: 'plain', username: 'alice', password: 'p@ss-S3ntinel' });
+  });
+
+  it('reads publishTimeoutMs (default 60 s) and rejects one that is not positive', () => {
+    expect(DEFAULT_OPTIONS.publishTimeoutMs).toBe(60_000);
+    expect(parseKafkaUrl('kafka://h1?publishTimeoutMs=90000').publishTimeoutMs).toBe(90_000);
+    expect(() => parseKafkaUrl('kafka://h1?publishTimeoutMs=0')).toThrow(
+      /publishTimeoutMs must be a positive/,
+    );
+  });
+
   it('rejects typos and bad values with a ConfigError that names them', () => {
     expect(() => parseKafkaUrl('kafka://h1?partitons=3')).toThrow(/unknown kafka URL parameter "partitons"/);
     expect(() => parseKafkaUrl('kafka://h1?partitions=two')).toThrow(ConfigError);

@@ -220,19 +220,34 @@ describe.skipIf(!KAFKA_URL)('kafka transport against a real broker', () => {
 });
 
 describe('kafka transport errors', () => {
-  it('says the broker cannot be reached, names it, and never prints the password', async () => {
-    const transport = createKafkaTransport('kafka://alice:hunter2@127.0.0.1:1?sasl=plain', {
-      connectionTimeoutMs: 500,
-      logLevel: 'nothing',
-    });
+  it('says the broker cannot be reached, names it, and never prints the password (error and logs)', async () => {
+    const logged: { level: string; fields: Record<string, unknown>; message: string }[] = [];
+    const record = (level: string) => (fields: Record<string, unknown>, message: string) =>
+      void logged.push({ level, fields, message });
+    const logger = {
+      debug: record('debug'),
+      info: record('info'),
+      warn: record('warn'),
+      error: record('error'),
+    };
+    const transport = createKafkaTransport(
+      'kafka://alice:hunter2@127.0.0.1:1?sasl=plain',
+      { connectionTimeoutMs: 500 },
+      { logger },
+    );
     const error = await transport.connect().then(
       () => undefined,
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(BrokerError);
     expect((error as Error).message).toMatch(
-      /^\[omnibus\] \[kafka\] cannot reach 127\.0\.0\.1:1 — is the broker running\? \(pnpm brokers:up\)/,
+      /^\[omnibus\] \[kafka\] cannot reach 127\.0\.0\.1:1 — is the broker running\? \(connecting: /,
     );
     expect((error as Error).message).not.toContain('hunter2');
+    // kafkajs's connection errors reached the logger (at error level, prefixed), not the console.
+    expect(logged).toContainEqual(
+      expect.objectContaining({ level: 'error', message: expect.stringMatching(/^\[omnibus\] \[kafka\] /) }),
+    );
+    expect(JSON.stringify(logged)).not.toContain('hunter2');
   });
 });

@@ -5,6 +5,8 @@ import {
   type SubscribeRequest,
   type Transport,
   type TransportFactory,
+  type TransportHealth,
+  type TransportOptions,
   type TransportSubscription,
 } from '@omnibus/core';
 import { ConnectionManager } from './connection.ts';
@@ -28,12 +30,16 @@ export class RabbitMqTransport implements Transport {
   readonly #subscriptions = new Set<PartitionedSubscription>();
   #closing: Promise<void> | undefined;
 
-  constructor(url: URL, overrides: Partial<RabbitMqOptions> = {}) {
+  /** `context.logger` receives connection losses and reconnections (see {@link ConnectionManager}). */
+  constructor(url: URL, overrides: Partial<RabbitMqOptions> = {}, context: TransportOptions = {}) {
     const { target, options } = parseRabbitMqUrl(url, overrides);
     this.options = options;
-    this.#connection = new ConnectionManager(target, options);
+    this.#connection = new ConnectionManager(target, options, context.logger);
     this.#topology = new Topology(this.#connection, options);
-    this.#publisher = new Publisher(this.#connection, this.#topology, options);
+    // RabbitMQ does not tell its max_message_size over AMQP: a refusal does, and lowers the limit.
+    this.#publisher = new Publisher(this.#connection, this.#topology, options, (bytes) => {
+      this.capabilities.maxMessageBytes = Math.min(this.capabilities.maxMessageBytes, bytes);
+    });
     this.capabilities = {
       consumerGroups: true,
       fanOut: true,
@@ -44,6 +50,13 @@ export class RabbitMqTransport implements Transport {
       crashRedelivery: true,
       maxMessageBytes: options.maxMessageBytes,
     };
+  }
+
+  /** `up` while a connection is open, `connecting` while the connection manager reconnects. */
+  health(): TransportHealth {
+    if (this.#closing || this.#connection.closed) return { connection: 'down', detail: 'closed' };
+    if (this.#connection.current) return { connection: 'up' };
+    return { connection: 'connecting', detail: 'reconnecting' };
   }
 
   connect(): Promise<void> {
@@ -60,12 +73,6 @@ export class RabbitMqTransport implements Transport {
     this.#assertOpen('provision');
     const deadline = Date.now() + this.options.publishTimeoutMs;
     for (const group of groups) await this.#topology.ensureGroup(topic, group, deadline);
-  }
-
-  /** Deletes the exchange and the groups' queues, messages included (tests and tooling). */
-  async deleteTopic(topic: string, groups: string[]): Promise<void> {
-    this.#assertOpen('deleteTopic');
-    await this.#topology.deleteGroups(topic, groups, Date.now() + this.options.publishTimeoutMs);
   }
 
   async subscribe(request: SubscribeRequest): Promise<TransportSubscription> {
@@ -107,5 +114,6 @@ export class RabbitMqTransport implements Transport {
   }
 }
 
-/** The factory the core loads for `amqp://` and `amqps://` URLs. */
-export const createTransport: TransportFactory = (url: URL) => new RabbitMqTransport(url);
+/** The factory the core loads for `amqp://` and `amqps://` URLs; connection events go to `options.logger`. */
+export const createTransport: TransportFactory = (url, _text, options) =>
+  new RabbitMqTransport(url, {}, options);

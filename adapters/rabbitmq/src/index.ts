@@ -1,3 +1,4 @@
 export { ADAPTER_NAME, createTransport, RabbitMqTransport } from './adapter.ts';
+export { createAdmin } from './admin.ts';
 export { DEFAULT_OPTIONS, parseRabbitMqUrl, type RabbitMqOptions } from './options.ts';
-export { exchangeName, membersQueueName, partitionOf, partitionQueueName } from './topology.ts';
+export { exchangeName, membersQueueName, partitionQueueName } from './topology.ts';

@@ -28,7 +28,8 @@ export interface RabbitMqOptions {
   confirmWindow: number;
   /**
    * How long a publish may wait, for a connection during an outage and then for its confirm, before it
-   * fails with a `BrokerError`. URL: `publishTimeout` (milliseconds).
+   * fails with a `BrokerError`. URL: `publishTimeout` or `publishTimeoutMs` (the name every adapter takes),
+   * in milliseconds.
    * @default 30000
    */
   publishTimeoutMs: number;
@@ -96,6 +97,7 @@ const NUMERIC_PARAMS: Record<string, { option: NumericOption; min: number }> = {
   heartbeat: { option: 'heartbeat', min: 0 },
   confirmWindow: { option: 'confirmWindow', min: 1 },
   publishTimeout: { option: 'publishTimeoutMs', min: 1 },
+  publishTimeoutMs: { option: 'publishTimeoutMs', min: 1 },
   maxMessageBytes: { option: 'maxMessageBytes', min: 1 },
   reconnectDelay: { option: 'reconnectDelayMs', min: 1 },
   reconnectMaxDelay: { option: 'reconnectMaxDelayMs', min: 1 },
@@ -155,10 +157,19 @@ export function parseRabbitMqUrl(
     protocol,
     hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: url.port ? Number(url.port) : protocol === 'amqps' ? 5671 : 5672,
-    username: url.username ? decodeURIComponent(url.username) : 'guest',
-    password: url.password ? decodeURIComponent(url.password) : 'guest',
-    vhost: path ? decodeURIComponent(path) : '/',
+    username: url.username ? decoded(url.username, 'user name', display) : 'guest',
+    password: url.password ? decoded(url.password, 'password', display) : 'guest',
+    vhost: path ? decoded(path, 'vhost', display) : '/',
     display,
   };
   return { target, options };
+}
+
+/** Percent-decodes one part of the URL; a bad escape is a ConfigError that does not repeat the value. */
+function decoded(value: string, what: string, display: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new ConfigError(`[rabbitmq] the ${what} in ${display} has a bad % escape — percent-encode it`);
+  }
 }

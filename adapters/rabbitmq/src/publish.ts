@@ -1,18 +1,20 @@
-import {
-  DEAD_LETTER_HEADROOM_BYTES,
-  encodedSize,
-  MessageTooLargeError,
-  type OutgoingMessage,
-} from '@omnibus/core';
+import { assertPublishable, MessageTooLargeError, type OutgoingMessage, partitionOf } from '@omnibus/core';
 import type { ConfirmChannel, Message, Options } from 'amqplib';
 import { brokerError, type ConnectionManager, closeQuietly } from './connection.ts';
 import { toAmqpProperties } from './headers.ts';
 import type { RabbitMqOptions } from './options.ts';
-import { exchangeName, partitionOf, type Topology } from './topology.ts';
+import { exchangeName, type Topology } from './topology.ts';
+
+/**
+ * What RabbitMQ (3.8+) says when a body is over its `max_message_size`: it closes the channel with 406, and
+ * drops everything published after that message on the channel. The limit is not readable over AMQP.
+ */
+const SIZE_REFUSED = /message size (\d+) is larger than (?:configured )?max size (\d+)/;
 
 interface Pending {
   seq: number;
   topic: string;
+  eventType: string;
   routingKey: string;
   content: Buffer;
   properties: Options.Publish & { messageId: string };
@@ -29,6 +31,12 @@ interface Pending {
  * the broker's ack, rejects on its nack or when the topic has no queue (`unroutable=error`), and is
  * re-sent on the next channel when the channel or connection dies before the confirm arrived
  * (at-least-once), until `publishTimeoutMs` has passed.
+ *
+ * A body the broker refuses for its size (over `max_message_size`) fails its own publish with a
+ * {@link MessageTooLargeError} and is not sent again; the broker's limit is then known, so later ones fail
+ * before they are sent. A body larger than any the broker has confirmed so far goes out alone (nothing else
+ * awaiting a confirm on the channel, nothing sent after it until its confirm), so that if the broker refuses
+ * it the channel closes with no other publish in flight: none is sent twice or failed because of it.
  */
 export class Publisher {
   readonly #connection: ConnectionManager;
@@ -45,33 +53,49 @@ export class Publisher {
   #idle: Array<() => void> = [];
   /** Sent, unconfirmed publishes by message id, to match a basic.return with its publish. */
   #sent = new Map<string, Pending[]>();
+  /** Largest body the broker has confirmed: bodies up to this size cannot be over its limit. */
+  #acceptedBytes = 0;
+  /** The broker's `max_message_size` (bytes of body), once a refusal has told it. */
+  #brokerLimit: number | undefined;
+  /** A publish larger than #acceptedBytes, sent alone and awaiting its confirm. */
+  #probe: Pending | undefined;
+  /** Why the broker last closed the publishing channel, until a publish is confirmed again. */
+  #channelError: Error | undefined;
+  readonly #onBrokerLimit: (bytes: number) => void;
 
-  constructor(connection: ConnectionManager, topology: Topology, options: RabbitMqOptions) {
+  /** `onBrokerLimit` hears the broker's `max_message_size` once a refusal has told it. */
+  constructor(
+    connection: ConnectionManager,
+    topology: Topology,
+    options: RabbitMqOptions,
+    onBrokerLimit: (bytes: number) => void = () => {},
+  ) {
     this.#connection = connection;
     this.#topology = topology;
     this.#options = options;
+    this.#onBrokerLimit = onBrokerLimit;
     connection.onReconnected(() => this.#pump());
   }
 
   async publish(message: OutgoingMessage): Promise<void> {
-    const size = encodedSize(message.body, message.headers);
     // Events stop at maxMessageBytes (the bus checks); dead letters may use the headroom above it.
-    const limit = this.#options.maxMessageBytes + DEAD_LETTER_HEADROOM_BYTES;
-    if (size > limit) {
-      throw new MessageTooLargeError(message.headers.ce_type ?? message.topic, size, limit, 'rabbitmq');
-    }
+    assertPublishable(message, this.#options, 'rabbitmq');
     const deadline = Date.now() + this.#options.publishTimeoutMs;
     const properties = toAmqpProperties(message.headers, message.key);
     const partitions = this.#options.partitions;
     const partition =
       message.key === undefined ? this.#spread++ % partitions : partitionOf(message.key, partitions);
     const content = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
+    const eventType = message.headers.ce_type ?? message.topic;
+    if (this.#brokerLimit !== undefined && content.byteLength > this.#brokerLimit)
+      throw this.#tooLarge(eventType, content.byteLength, this.#brokerLimit);
     // Every publish awaits this (resolved or not), so concurrent publishes keep their call order.
     await this.#topology.ensureExchange(message.topic, deadline);
     return new Promise<void>((resolve, reject) => {
       const pending: Pending = {
         seq: this.#seq++,
         topic: message.topic,
+        eventType,
         routingKey: String(partition),
         content,
         properties: properties as Pending['properties'],
@@ -106,9 +130,27 @@ export class Publisher {
       if (this.#queue.length > 0) void this.#openChannel();
       return;
     }
-    while (!this.#draining && this.#outstanding < this.#options.confirmWindow && this.#queue.length > 0) {
-      const pending = this.#queue.shift()!;
-      if (pending.state === 'done') continue;
+    while (
+      !this.#draining &&
+      !this.#probe &&
+      this.#outstanding < this.#options.confirmWindow &&
+      this.#queue.length > 0
+    ) {
+      const pending = this.#queue[0]!;
+      const bytes = pending.content.byteLength;
+      if (pending.state === 'done') {
+        this.#queue.shift();
+        continue;
+      }
+      if (this.#brokerLimit !== undefined && bytes > this.#brokerLimit) {
+        this.#queue.shift();
+        this.#settle(pending, this.#tooLarge(pending.eventType, bytes, this.#brokerLimit));
+        continue;
+      }
+      // Larger than any body the broker took: it may be over max_message_size, so it goes out alone.
+      const probe = bytes > this.#acceptedBytes;
+      if (probe && this.#outstanding > 0) return; // the confirms under way pump again
+      this.#queue.shift();
       let writable: boolean;
       try {
         writable = channel.publish(
@@ -132,6 +174,7 @@ export class Publisher {
       }
       pending.state = 'sent';
       this.#outstanding++;
+      if (probe) this.#probe = pending;
       const sameId = this.#sent.get(pending.properties.messageId);
       if (sameId) sameId.push(pending);
       else this.#sent.set(pending.properties.messageId, [pending]);
@@ -153,8 +196,11 @@ export class Publisher {
     try {
       const channel = await this.#connection.createConfirmChannel(model);
       let closeCode: number | undefined;
-      channel.on('error', (error: { code?: number }) => {
+      channel.on('error', (error: Error & { code?: number }) => {
         closeCode = error.code;
+        this.#channelError = error;
+        const refused = error.code === 406 ? SIZE_REFUSED.exec(error.message) : null;
+        if (refused) this.#refusedForSize(Number(refused[1]), Number(refused[2]));
       });
       channel.on('return', (message: Message) => this.#returned(message));
       channel.on('close', () => {
@@ -162,6 +208,7 @@ export class Publisher {
         this.#channel = undefined;
         this.#outstanding = 0;
         this.#draining = false;
+        this.#probe = undefined;
         // 404: an exchange was deleted under us; declare again before the retries go out.
         if (closeCode === 404) this.#topology.reset();
         setTimeout(() => void this.#redeclareThenPump(), closeCode === undefined ? 0 : 100);
@@ -186,6 +233,11 @@ export class Publisher {
 
   #confirmed(pending: Pending, channel: ConfirmChannel, error: Error | null): void {
     if (this.#channel === channel) this.#outstanding--;
+    if (this.#probe === pending) this.#probe = undefined;
+    if (!error) {
+      this.#acceptedBytes = Math.max(this.#acceptedBytes, pending.content.byteLength);
+      this.#channelError = undefined;
+    }
     const sameId = this.#sent.get(pending.properties.messageId);
     if (sameId) {
       const rest = sameId.filter((p) => p !== pending);
@@ -226,6 +278,28 @@ export class Publisher {
     this.#pump();
   }
 
+  /**
+   * The broker closed the channel because a body of `size` bytes is over its `limit`. The broker refuses the
+   * first such publish sent on the channel (it takes a channel's publishes in order and drops those after
+   * the refused one, which go out again on the next channel): that one fails, and is not sent again.
+   */
+  #refusedForSize(size: number, limit: number): void {
+    this.#brokerLimit = limit;
+    this.#onBrokerLimit(limit);
+    let refused: Pending | undefined;
+    for (const list of this.#sent.values()) {
+      for (const p of list) {
+        if (p.state === 'sent' && p.content.byteLength === size && (!refused || p.seq < refused.seq))
+          refused = p;
+      }
+    }
+    if (refused) this.#settle(refused, this.#tooLarge(refused.eventType, size, limit));
+  }
+
+  #tooLarge(eventType: string, bytes: number, limit: number): MessageTooLargeError {
+    return new MessageTooLargeError(eventType, bytes, limit, `RabbitMQ broker's max_message_size`);
+  }
+
   #returned(message: Message): void {
     const id = message.properties.messageId;
     const pending = typeof id === 'string' ? this.#sent.get(id)?.find((p) => !p.returned) : undefined;
@@ -243,20 +317,29 @@ export class Publisher {
   #timeout(pending: Pending): void {
     if (pending.state === 'done') return;
     const sent = pending.state === 'sent';
+    // A probe whose confirm does not come (a blocked broker) must not hold back the others for ever.
+    if (this.#probe === pending) {
+      this.#probe = undefined;
+      setImmediate(() => this.#pump());
+    }
     if (!sent) this.#queue = this.#queue.filter((p) => p !== pending);
     const what = sent
       ? `a publish to ${pending.topic} was not confirmed within ${this.#options.publishTimeoutMs} ms (it may still arrive)`
       : `a publish to ${pending.topic} could not be sent within ${this.#options.publishTimeoutMs} ms (nothing was sent)`;
     const connected = this.#connection.current !== undefined;
+    // The broker closing the channel (the cause) explains more than a guess at an alarm.
+    const cause = connected ? this.#channelError : this.#connection.lastError;
     this.#settle(
       pending,
       brokerError(
         this.#connection.target,
         what,
-        undefined,
-        connected
-          ? 'the broker may be blocking publishers (memory/disk alarm)'
-          : 'no connection to RabbitMQ — is the broker running?',
+        cause,
+        !connected
+          ? 'no connection to RabbitMQ — is the broker running?'
+          : this.#channelError
+            ? 'the broker closed the publishing channel'
+            : 'the broker may be blocking publishers (memory/disk alarm)',
       ),
     );
   }

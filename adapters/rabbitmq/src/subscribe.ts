@@ -1,4 +1,4 @@
-import type { Delivery, SubscribeRequest, TransportSubscription } from '@omnibus/core';
+import { PartitionTracker, type SubscribeRequest, type TransportSubscription } from '@omnibus/core';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { brokerError, type ConnectionManager, closeQuietly } from './connection.ts';
 import { fromAmqpProperties } from './headers.ts';
@@ -6,16 +6,18 @@ import type { RabbitMqOptions } from './options.ts';
 import { membersQueueName, partitionQueueName, type Topology } from './topology.ts';
 
 interface Partition {
+  index: number;
   queue: string;
   channel: Channel | undefined;
   opening: boolean;
   /** Received from the broker, not yet handed to the core, in queue order. */
   buffer: ConsumeMessage[];
-  /** Handed to the core and not yet settled. */
-  handed: number;
   /** Delivered since this consumer registered, so it is the queue's single active consumer. */
   active: boolean;
-  /** Being handed to another instance: nothing more goes to the core; the channel closes once `handed` is 0. */
+  /**
+   * Being handed to another instance: revoked in the tracker (nothing more goes to the core, what has not
+   * started comes back); the channel closes once every delivery of it has settled.
+   */
   yielding: boolean;
 }
 
@@ -28,10 +30,10 @@ const AMQP_MAX_PREFETCH = 65_535;
  * of them active per queue (per-key order across instances), the others stand by and take over when it
  * dies. Plain SAC would leave the first instance active everywhere, so instances rebalance: one that
  * has received deliveries from more than ceil(P / instances) partitions (instances = consumers of the
- * group's members queue) stops handing over deliveries from the extra ones, waits until the core has
- * settled what it holds from them, then closes that channel — the broker returns the held-back
- * messages and activates the next consumer in one step, so order is kept — and registers again at the
- * back of the line.
+ * group's members queue) drains the extra ones through the core's {@link PartitionTracker} (nothing more is
+ * handed over, the core hands back what has not started, running handlers finish), then closes that
+ * channel — the broker returns the held-back and handed-back messages, in queue order, and activates the
+ * next consumer in one step — and registers again at the back of the line.
  */
 export class PartitionedSubscription implements TransportSubscription {
   readonly #connection: ConnectionManager;
@@ -40,8 +42,8 @@ export class PartitionedSubscription implements TransportSubscription {
   readonly #request: SubscribeRequest;
   readonly #partitions: Partition[];
   readonly #membersQueue: string;
+  readonly #tracker = new PartitionTracker<number>();
   #control: Channel | undefined;
-  #inFlight = 0;
   #cursor = 0;
   #stopped = false;
   #closing: Promise<void> | undefined;
@@ -67,11 +69,11 @@ export class PartitionedSubscription implements TransportSubscription {
     this.#request = request;
     this.#membersQueue = membersQueueName(request.topic, request.group);
     this.#partitions = Array.from({ length: options.partitions }, (_, p) => ({
+      index: p,
       queue: partitionQueueName(request.topic, request.group, p),
       channel: undefined,
       opening: false,
       buffer: [],
-      handed: 0,
       active: false,
       yielding: false,
     }));
@@ -159,6 +161,7 @@ export class PartitionedSubscription implements TransportSubscription {
       partition.buffer = [];
       partition.active = false;
       partition.yielding = false;
+      this.#tracker.assign([partition.index]);
       await channel.consume(partition.queue, (message) => this.#received(partition, channel, message), {
         noAck: false,
       });
@@ -239,7 +242,7 @@ export class PartitionedSubscription implements TransportSubscription {
   /** Hands buffered deliveries to the core, round-robin over partitions, up to `maxInFlight` unsettled. */
   #pump(): void {
     const count = this.#partitions.length;
-    while (!this.#stopped && this.#inFlight < this.#request.maxInFlight) {
+    while (!this.#stopped && this.#tracker.inFlight() < this.#request.maxInFlight) {
       let next: Partition | undefined;
       for (let i = 0; i < count && !next; i++) {
         const candidate = this.#partitions[(this.#cursor + i) % count]!;
@@ -254,47 +257,47 @@ export class PartitionedSubscription implements TransportSubscription {
   }
 
   #handOver(partition: Partition, channel: Channel, message: ConsumeMessage): void {
-    this.#inFlight++;
-    partition.handed++;
-    let settled = false;
-    const settle = async (how: 'ack' | 'release'): Promise<void> => {
-      if (settled) return;
-      settled = true;
-      this.#inFlight--;
-      partition.handed--;
-      let failure: Error | undefined;
-      if (partition.channel !== channel) {
-        if (how === 'ack') {
-          failure = brokerError(
-            this.#connection.target,
-            'cannot acknowledge: its channel was closed, so the broker will deliver the message again',
-          );
-        }
-      } else if (how === 'ack' || !this.#stopped) {
-        // Released after stop() stays unacknowledged: close() returns it with the rest, in order.
-        try {
-          if (how === 'ack') channel.ack(message);
-          else channel.nack(message, false, true);
-        } catch (error) {
-          failure = brokerError(this.#connection.target, `cannot ${how} a delivery`, error);
-        }
-      }
-      if (partition.yielding && partition.handed === 0) void this.#completeYield(partition);
-      this.#pump();
-      if (failure) throw failure;
-    };
     const { headers, key } = fromAmqpProperties(message.properties);
-    const deliveryCount = message.properties.headers?.['x-delivery-count'];
-    const delivery: Delivery = {
-      body: message.content,
-      headers,
-      ack: () => settle('ack'),
-      release: () => settle('release'),
-    };
-    if (key !== undefined) delivery.key = key;
-    if (typeof deliveryCount === 'number') delivery.deliveryCount = deliveryCount + 1;
-    else if (this.#options.queueType === 'quorum' || !message.fields.redelivered) delivery.deliveryCount = 1;
+    const count = message.properties.headers?.['x-delivery-count'];
+    const deliveryCount =
+      typeof count === 'number'
+        ? count + 1
+        : this.#options.queueType === 'quorum' || !message.fields.redelivered
+          ? 1
+          : undefined;
+    const delivery = this.#tracker.track(
+      partition.index,
+      { key, body: message.content, headers, deliveryCount },
+      {
+        ack: () => this.#settle(partition, channel, message, 'ack'),
+        release: () => this.#settle(partition, channel, message, 'release'),
+      },
+    );
     this.#request.onDelivery(delivery).catch((error: unknown) => this.#request.onError(error as Error));
+  }
+
+  /** The broker side of ack/release (the tracker makes each delivery settle once). */
+  async #settle(partition: Partition, channel: Channel, message: ConsumeMessage, how: 'ack' | 'release') {
+    let failure: Error | undefined;
+    if (partition.channel !== channel) {
+      if (how === 'ack') {
+        failure = brokerError(
+          this.#connection.target,
+          'cannot acknowledge: its channel was closed, so the broker will deliver the message again',
+        );
+      }
+    } else if (how === 'ack' || !(this.#stopped || partition.yielding)) {
+      // Handed back on close or hand-over: left unacknowledged, so closing the channel returns it with the
+      // rest, in queue order (a requeue now would put it behind messages already prefetched).
+      try {
+        if (how === 'ack') channel.ack(message);
+        else channel.nack(message, false, true);
+      } catch (error) {
+        failure = brokerError(this.#connection.target, `cannot ${how} a delivery`, error);
+      }
+    }
+    this.#pump();
+    if (failure) throw failure;
   }
 
   #scheduleRebalance(delay: number): void {
@@ -316,10 +319,11 @@ export class PartitionedSubscription implements TransportSubscription {
       const active = this.#partitions.filter((p) => p.active && !p.yielding && p.channel);
       if (active.length <= share) return;
       // Give away the partitions with the least work held, so the hand-over is quick.
-      active.sort((a, b) => a.handed + a.buffer.length - (b.handed + b.buffer.length));
+      const held = (p: Partition) => this.#tracker.inFlight(p.index) + p.buffer.length;
+      active.sort((a, b) => held(a) - held(b));
       for (const partition of active.slice(0, active.length - share)) {
         partition.yielding = true;
-        if (partition.handed === 0) void this.#completeYield(partition);
+        void this.#tracker.drain([partition.index]).then(() => this.#completeYield(partition));
       }
     } catch {
       // The control channel closed: it is re-opened by #resume, and the next round tries again.

@@ -26,16 +26,6 @@ export function membersQueueName(topic: string, group: string): string {
   return `${topic}.${group}.members`;
 }
 
-/** FNV-1a (32 bit) of the key's UTF-8 bytes, mod `partitions`: stable across processes and languages. */
-export function partitionOf(key: string, partitions: number): number {
-  let hash = 0x811c9dc5;
-  for (const byte of Buffer.from(key, 'utf8')) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash % partitions;
-}
-
 /** How long an unused members queue lives (it has no messages, only consumers). */
 const MEMBERS_QUEUE_EXPIRES_MS = 60_000;
 
@@ -123,8 +113,7 @@ export class Topology {
   #getChannel(deadline: number): Promise<Channel> {
     if (!this.#channel) {
       const opening = (async () => {
-        const model = await this.#connection.whenConnected(deadline, 'declaring topology');
-        const channel = await this.#connection.createChannel(model);
+        const channel = await this.#openChannel(deadline);
         channel.on('close', () => {
           // A declaration error (406, 404) closes the channel: the next declaration opens another.
           if (this.#channel === opening) this.#channel = undefined;
@@ -137,6 +126,24 @@ export class Topology {
       });
     }
     return this.#channel;
+  }
+
+  /**
+   * A channel on the live connection. When the connection goes away while the channel opens (amqplib then
+   * rejects with "Channel ended, no reply will be forthcoming"), it waits for the next connection, as the
+   * declaration would have had the connection been seen gone a moment earlier.
+   */
+  async #openChannel(deadline: number): Promise<Channel> {
+    for (;;) {
+      const model = await this.#connection.whenConnected(deadline, 'declaring topology');
+      try {
+        return await this.#connection.createChannel(model);
+      } catch (error) {
+        if (this.#connection.current === model || this.#connection.closed) {
+          throw brokerError(this.#connection.target, 'cannot open a channel to declare the topology', error);
+        }
+      }
+    }
   }
 }
 

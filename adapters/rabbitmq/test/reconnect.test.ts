@@ -13,6 +13,17 @@ describe.skipIf(!url)('rabbitmq connection loss', () => {
     await proxy?.close();
   });
 
+  /** What the transport logged: level and message. */
+  const logged: string[] = [];
+  const record = (level: string) => (_fields: Record<string, unknown>, message: string) =>
+    void logged.push(`${level} ${message}`);
+  const logger = {
+    debug: record('debug'),
+    info: record('info'),
+    warn: record('warn'),
+    error: record('error'),
+  };
+
   async function throughProxy(query: string) {
     const broker = new URL(url!);
     proxy = new CuttableProxy({ host: broker.hostname, port: Number(broker.port || 5672) });
@@ -22,6 +33,7 @@ describe.skipIf(!url)('rabbitmq connection loss', () => {
     return fixture.transport(
       {},
       `${viaProxy.toString().replace(/\/$/, '')}/?reconnectDelay=50&reconnectMaxDelay=300${query}`,
+      { logger },
     );
   }
 
@@ -57,6 +69,12 @@ describe.skipIf(!url)('rabbitmq connection loss', () => {
       () => `${new Set(deliveries.map(bodyText)).size}/40 after reconnecting`,
     );
     expect(errors).toEqual([]);
+    // The outage reached the logger (the library itself prints nothing): lost, failed attempts, back.
+    expect(logged[0]).toMatch(
+      /^warn \[omnibus\] \[rabbitmq\] connection lost — reconnecting \(amqp:\/\/guest:\*\*\*@/,
+    );
+    expect(logged).toContainEqual(expect.stringMatching(/^debug .* reconnect attempt 1 failed/));
+    expect(logged.at(-1)).toMatch(/^info .* reconnected after \d+ attempt\(s\)/);
   });
 
   it('fails a publish with a BrokerError when the outage outlasts publishTimeout', async () => {
@@ -73,6 +91,8 @@ describe.skipIf(!url)('rabbitmq connection loss', () => {
     expect(error.message).toMatch(/\[rabbitmq\].*(no connection|could not be sent|not confirmed)/);
     expect(error.message).not.toContain(':guest@');
     expect(Date.now() - started).toBeLessThan(3000);
+    // What bus.health() reports meanwhile: the connection is being re-established.
+    expect(transport.health()).toEqual({ connection: 'connecting', detail: 'reconnecting' });
     proxy!.restore();
     // Once the connection is back, publishing works again (a try may still race the reconnect).
     let recovered = false;
@@ -83,5 +103,6 @@ describe.skipIf(!url)('rabbitmq connection loss', () => {
       );
     }
     expect(recovered).toBe(true);
+    expect(transport.health()).toEqual({ connection: 'up' });
   });
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import type { Delivery, SubscribeRequest } from '@omnibus/core';
+import type { Delivery, SubscribeRequest, TransportOptions } from '@omnibus/core';
 import amqp from 'amqplib';
 import { RabbitMqTransport } from '../src/adapter.ts';
 import type { RabbitMqOptions } from '../src/options.ts';
@@ -20,8 +20,12 @@ export class Fixture {
     this.url = url;
   }
 
-  async transport(overrides: Partial<RabbitMqOptions> = {}, url = this.url): Promise<RabbitMqTransport> {
-    const transport = new RabbitMqTransport(new URL(url), overrides);
+  async transport(
+    overrides: Partial<RabbitMqOptions> = {},
+    url = this.url,
+    context: TransportOptions = {},
+  ): Promise<RabbitMqTransport> {
+    const transport = new RabbitMqTransport(new URL(url), overrides, context);
     this.#transports.push(transport);
     await transport.connect();
     return transport;

@@ -1,9 +1,9 @@
 import { brokerUrl } from '@omnibus/brokers-dev';
-import { BrokerError, DEAD_LETTER_HEADROOM_BYTES, MessageTooLargeError } from '@omnibus/core';
+import { BrokerError, DEAD_LETTER_HEADROOM_BYTES, MessageTooLargeError, partitionOf } from '@omnibus/core';
 import amqp from 'amqplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTransport } from '../src/index.ts';
-import { partitionOf, partitionQueueName } from '../src/topology.ts';
+import { partitionQueueName } from '../src/topology.ts';
 import { bodyText, collector, Fixture, uniqueTopic, until } from './support.ts';
 
 const url = brokerUrl('amqp');
