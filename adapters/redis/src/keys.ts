@@ -1,0 +1,106 @@
+import type { OutgoingMessage } from '@omnibus/core';
+
+/**
+ * Key layout. Every key of one partition shares the hash tag `{<topic>:<p>}`, so the scripts that touch a
+ * partition's stream and lease run on one Redis Cluster node; a topic's own keys share `{<topic>}`.
+ *
+ *   <prefix>:{<topic>:<p>}                 partition stream p (0 … partitions − 1); one consumer group per omnibus group
+ *   <prefix>:{<topic>:<p>}:lease:<group>   the group's lease on partition p: the consumer allowed to read it
+ *   <prefix>:{<topic>}:members:<group>     sorted set: live instances of the group → expiry (Redis time, ms)
+ *   <prefix>:{<topic>}:meta                hash: `partitions` (the count every service must share)
+ *   <prefix>:{<topic>}:groups              set: the groups provisioned on the topic (for deleteTopic)
+ *
+ * `{`, `}` and `%` in topic names are percent-encoded, so a topic cannot end its own hash tag early.
+ */
+export class TopicKeys {
+  readonly topic: string;
+  readonly #base: string;
+  readonly #tag: string;
+
+  constructor(prefix: string, topic: string) {
+    this.topic = topic;
+    this.#tag = topic.replace(/[%{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    this.#base = prefix;
+  }
+
+  stream(partition: number): string {
+    return `${this.#base}:{${this.#tag}:${partition}}`;
+  }
+
+  lease(partition: number, group: string): string {
+    return `${this.stream(partition)}:lease:${group}`;
+  }
+
+  members(group: string): string {
+    return `${this.#base}:{${this.#tag}}:members:${group}`;
+  }
+
+  get meta(): string {
+    return `${this.#base}:{${this.#tag}}:meta`;
+  }
+
+  get groups(): string {
+    return `${this.#base}:{${this.#tag}}:groups`;
+  }
+}
+
+/**
+ * Stream entry fields: `b` the body (bytes as they are), `k` the key (UTF-8, absent for keyless events),
+ * then one `h:<name>` field per header (UTF-8 value). Entries with the same header names share their field
+ * names in Redis's listpack, so the names cost little.
+ */
+const BODY = 'b';
+const KEY = 'k';
+const HEADER = 'h:';
+/** Set on a delivery whose entry lacked fields: the core's dead letter then says what was wrong. */
+export const MALFORMED_HEADER = 'omnibus-redis-malformed';
+
+export function encodeFields(message: OutgoingMessage): (string | Buffer)[] {
+  const { body } = message;
+  const fields: (string | Buffer)[] = [
+    BODY,
+    Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+  ];
+  if (message.key !== undefined) fields.push(KEY, message.key);
+  const { headers } = message;
+  for (const name in headers) {
+    if (Object.hasOwn(headers, name)) fields.push(HEADER + name, headers[name]!);
+  }
+  return fields;
+}
+
+/** Bytes an entry adds beyond what `assertPublishable` measures (body, key, header names and values): field names. */
+export function fieldOverhead(message: OutgoingMessage): number {
+  let names = 1 + (message.key === undefined ? 0 : 1);
+  for (const name in message.headers) if (Object.hasOwn(message.headers, name)) names += 2;
+  return names;
+}
+
+export interface DecodedEntry {
+  key: string | undefined;
+  body: Uint8Array;
+  headers: Record<string, string>;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Reads an entry's fields (Buffers, name/value pairs). What it cannot read is handed on and named in a header. */
+export function decodeFields(id: string, fields: Buffer[] | null | undefined): DecodedEntry {
+  let key: string | undefined;
+  let body: Uint8Array | undefined;
+  const headers: Record<string, string> = {};
+  const list = fields ?? [];
+  for (let i = 0; i + 1 < list.length; i += 2) {
+    const name = list[i]!;
+    const value = list[i + 1]!;
+    if (name.length === 1 && name[0] === 0x62) body = value;
+    else if (name.length === 1 && name[0] === 0x6b) key = value.toString();
+    else if (name.length > 2 && name[0] === 0x68 && name[1] === 0x3a)
+      headers[name.toString('utf8', 2)] = value.toString();
+  }
+  if (body === undefined) {
+    headers[MALFORMED_HEADER] =
+      `stream entry ${id} has no "${BODY}" (body) field — was it written by omnibus?`;
+  }
+  return { key, body: body ?? EMPTY, headers };
+}
