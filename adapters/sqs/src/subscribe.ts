@@ -1,0 +1,290 @@
+import type { Message, SQSClient } from '@aws-sdk/client-sqs';
+import { type Logger, type SubscribeRequest, settleOnce } from '@omnibus/core';
+import { Batcher } from './batcher.ts';
+import { decodeMessage } from './codec.ts';
+import { isQueueMissing, QueueMissingError, toBrokerError } from './errors.ts';
+import type { SqsOptions } from './options.ts';
+import type { Limiter, QueueInfo, Sdk } from './queues.ts';
+
+const MAX_BACKOFF_MS = 10_000;
+
+/** A visibility change of one received message. */
+interface VisibilityChange {
+  handle: string;
+  seconds: number;
+}
+
+/**
+ * One group's consumer on one instance: `receivers` long polls (ReceiveMessage, up to 10 messages each)
+ * while the core holds fewer than `maxInFlight` unsettled deliveries. A delivery's lease is its message's
+ * visibility timeout: `touch` extends it (ChangeMessageVisibility), `ack` deletes the message
+ * (DeleteMessageBatch), `release` makes it visible again at once (visibility 0). On a FIFO queue SQS gives
+ * a message group (a key) to one consumer at a time, until its received messages are deleted or visible
+ * again: that is what keeps a key's order across instances, with no partitions to assign.
+ */
+export class SqsSubscription {
+  readonly #client: SQSClient;
+  readonly #sdk: Sdk;
+  readonly #queue: QueueInfo;
+  readonly #request: SubscribeRequest;
+  readonly #options: SqsOptions;
+  readonly #limiter: Limiter;
+  readonly #logger: Logger;
+  readonly #abort = new AbortController();
+  readonly #deletes: Batcher<string>;
+  readonly #visibility: Batcher<VisibilityChange>;
+  readonly #waiters: (() => void)[] = [];
+  readonly #pending = new Set<Promise<unknown>>();
+  #held = 0;
+  /** Long polls on their way, by start time: cut short here, they may live on at the broker. */
+  readonly #polls = new Set<{ startedAt: number }>();
+  /** Until when a poll cut short by stop() may still take messages at the broker. */
+  #pollsEndAt = 0;
+  #loops: Promise<void>[] = [];
+  #stopped = false;
+  #closed: Promise<void> | undefined;
+
+  constructor(
+    client: SQSClient,
+    sdk: Sdk,
+    queue: QueueInfo,
+    request: SubscribeRequest,
+    options: SqsOptions,
+    limiter: Limiter,
+    logger: Logger,
+  ) {
+    this.#client = client;
+    this.#sdk = sdk;
+    this.#queue = queue;
+    this.#request = request;
+    this.#options = options;
+    this.#limiter = limiter;
+    this.#logger = logger;
+    this.#deletes = new Batcher((handles) => this.#deleteBatch(handles));
+    this.#visibility = new Batcher((changes) => this.#visibilityBatch(changes));
+  }
+
+  start(): void {
+    const receivers = Math.max(
+      1,
+      Math.min(this.#options.receivers, Math.ceil(this.#request.maxInFlight / 10)),
+    );
+    this.#loops = Array.from({ length: receivers }, () => this.#receiveLoop());
+  }
+
+  /** Stops receiving (open long polls are cut short); deliveries handed over can still be settled. */
+  async stop(): Promise<void> {
+    if (!this.#stopped) {
+      this.#stopped = true;
+      // Aborting a long poll closes our side only: the broker keeps it open until its wait ends and gives
+      // it whatever becomes visible meanwhile — such as the events close() hands back — which then stay
+      // invisible for a whole visibility timeout. Hand-backs wait until those polls are over.
+      for (const { startedAt } of this.#polls) {
+        this.#pollsEndAt = Math.max(
+          this.#pollsEndAt,
+          startedAt + this.#options.waitTimeSeconds * 1_000 + 1_000,
+        );
+      }
+      this.#abort.abort();
+      for (const wake of this.#waiters.splice(0)) wake();
+    }
+    await Promise.all(this.#loops);
+  }
+
+  /** Stops, and waits for the acks and hand-backs already asked for; what is unsettled the broker redelivers. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await this.stop();
+      while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+    })();
+    return this.#closed;
+  }
+
+  async #receiveLoop(): Promise<void> {
+    let failures = 0;
+    while (!this.#stopped) {
+      const room = this.#request.maxInFlight - this.#held;
+      if (room <= 0) {
+        await new Promise<void>((resolve) => this.#waiters.push(resolve));
+        continue;
+      }
+      const wanted = Math.min(10, room);
+      this.#held += wanted; // reserved: other receivers see the room this poll may fill
+      let messages: Message[];
+      const poll = { startedAt: Date.now() };
+      this.#polls.add(poll);
+      try {
+        const answer = await this.#client.send(
+          new this.#sdk.ReceiveMessageCommand({
+            QueueUrl: this.#queue.url,
+            MaxNumberOfMessages: wanted,
+            WaitTimeSeconds: this.#options.waitTimeSeconds,
+            VisibilityTimeout: this.#options.visibilityTimeoutMs / 1_000,
+            MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+            MessageAttributeNames: ['All'],
+          }),
+          { abortSignal: this.#abort.signal },
+        );
+        messages = answer.Messages ?? [];
+        failures = 0;
+      } catch (error) {
+        this.#polls.delete(poll);
+        this.#held -= wanted;
+        this.#wake();
+        if (this.#stopped) return;
+        if (isQueueMissing(error)) {
+          this.#stopped = true;
+          this.#request.onError(new QueueMissingError(this.#queue.url, 'receiving'));
+          return;
+        }
+        failures++;
+        const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(failures, 6));
+        this.#logger.warn(
+          { queue: this.#queue.url, retryInMs: delay },
+          toBrokerError(error, 'receiving messages', this.#options).message,
+        );
+        await this.#sleep(delay);
+        continue;
+      }
+      this.#polls.delete(poll);
+      this.#held -= wanted - messages.length;
+      this.#wake();
+      // The whole batch goes to the core at once, in order: the room was reserved, and a message held
+      // here would not be kept alive (the core touches only what it holds) and would be delivered again.
+      const accepted: Promise<void>[] = [];
+      for (const message of messages) {
+        if (this.#stopped) {
+          // Received while stopping: handed straight back.
+          this.#held--;
+          this.#track(this.#handBack(message.ReceiptHandle!)).catch(() => {});
+          continue;
+        }
+        accepted.push(this.#request.onDelivery(this.#delivery(message)));
+      }
+      await Promise.all(accepted);
+    }
+  }
+
+  #delivery(message: Message) {
+    const handle = message.ReceiptHandle!;
+    const decoded = decodeMessage(message.Body, message.MessageAttributes);
+    const count = Number(message.Attributes?.ApproximateReceiveCount);
+    const seconds = this.#options.visibilityTimeoutMs / 1_000;
+    const settled = () => {
+      this.#held--;
+      this.#wake();
+    };
+    return settleOnce(
+      {
+        ...decoded,
+        ...(Number.isInteger(count) && count > 0 ? { deliveryCount: count } : {}),
+        touch: () => this.#visibility.add({ handle, seconds }),
+      },
+      {
+        ack: () => {
+          settled();
+          // Recorded once queued: the key's next event need not wait for the delete's round trip (the
+          // batch goes out at once; close() waits for it). A delete SQS refuses means the message is
+          // delivered again (at-least-once), which the log says.
+          this.#track(this.#deletes.add(handle)).catch((error: Error) =>
+            this.#logger.warn({ queue: this.#queue.url }, error.message),
+          );
+          return Promise.resolve();
+        },
+        release: () => {
+          settled();
+          return this.#track(this.#handBack(handle));
+        },
+      },
+    );
+  }
+
+  /** Visible again at once — after the long polls that stop() cut short are over at the broker. */
+  async #handBack(handle: string): Promise<void> {
+    const wait = this.#stopped ? this.#pollsEndAt - Date.now() : 0;
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    await this.#visibility.add({ handle, seconds: 0 });
+  }
+
+  #track<T>(promise: Promise<T>): Promise<T> {
+    this.#pending.add(promise);
+    const untrack = () => this.#pending.delete(promise);
+    promise.then(untrack, untrack);
+    return promise;
+  }
+
+  #wake(): void {
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#abort.signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
+    });
+  }
+
+  #deleteBatch(handles: string[]): Promise<(Error | undefined)[]> {
+    return this.#batchRequest(handles.length, 'deleting (acking)', () =>
+      this.#client.send(
+        new this.#sdk.DeleteMessageBatchCommand({
+          QueueUrl: this.#queue.url,
+          Entries: handles.map((handle, i) => ({ Id: String(i), ReceiptHandle: handle })),
+        }),
+      ),
+    );
+  }
+
+  #visibilityBatch(changes: VisibilityChange[]): Promise<(Error | undefined)[]> {
+    return this.#batchRequest(changes.length, 'changing the visibility of', () =>
+      this.#client.send(
+        new this.#sdk.ChangeMessageVisibilityBatchCommand({
+          QueueUrl: this.#queue.url,
+          Entries: changes.map((change, i) => ({
+            Id: String(i),
+            ReceiptHandle: change.handle,
+            VisibilityTimeout: change.seconds,
+          })),
+        }),
+      ),
+    );
+  }
+
+  /** One batch request ahead of queued publishes; one outcome per entry (`undefined` = done). */
+  async #batchRequest(
+    count: number,
+    action: string,
+    send: () => Promise<{ Failed?: { Id?: string; Code?: string; Message?: string }[] | undefined }>,
+  ): Promise<(Error | undefined)[]> {
+    try {
+      const answer = await this.#limiter.run(send, true);
+      return outcomes(count, answer.Failed, `${action} a message`);
+    } catch (error) {
+      throw toBrokerError(error, `${action} messages`, this.#options);
+    }
+  }
+}
+
+function outcomes(
+  count: number,
+  failed: { Id?: string; Code?: string; Message?: string }[] | undefined,
+  action: string,
+): (Error | undefined)[] {
+  const result: (Error | undefined)[] = new Array(count).fill(undefined);
+  for (const f of failed ?? []) {
+    const at = Number(f.Id);
+    if (at >= 0 && at < count) {
+      result[at] = new Error(
+        `[omnibus] [sqs] ${action} was refused: ${f.Code ?? 'error'} ${f.Message ?? ''} (the message may already be visible again, and will then be delivered again)`.trim(),
+      );
+    }
+  }
+  return result;
+}

@@ -1,0 +1,203 @@
+import { randomBytes } from 'node:crypto';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { brokerUrl } from '@omnibus/brokers-dev';
+import { BrokerError, type Delivery, MessageTooLargeError, type OutgoingMessage } from '@omnibus/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  createAdmin,
+  createSqsTransport,
+  parseSqsUrl,
+  queueName,
+  type SqsOptions,
+  type SqsTransport,
+} from '../src/index.ts';
+
+const SQS_URL = brokerUrl('sqs');
+
+function topicName(label: string): string {
+  return `test-sqs-${label}-${randomBytes(4).toString('hex')}`;
+}
+
+function message(topic: string, seq: number, key?: string, body?: Uint8Array): OutgoingMessage {
+  return {
+    topic,
+    key,
+    body: body ?? Buffer.from(`event ${seq}`),
+    headers: { ce_id: `${topic}-${seq}`, seq: String(seq) },
+  };
+}
+
+async function waitUntil(condition: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe.skipIf(!SQS_URL)('sqs: queues, fan-out discovery, limits and errors', () => {
+  const transports: SqsTransport[] = [];
+  const topics = new Map<string, string[]>();
+  const options = SQS_URL ? parseSqsUrl(SQS_URL) : undefined;
+  const raw = () =>
+    new SQSClient({
+      region: options!.region!,
+      endpoint: options!.endpoint!,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
+
+  async function transport(overrides: Partial<SqsOptions> = {}): Promise<SqsTransport> {
+    const t = createSqsTransport(SQS_URL!, overrides);
+    transports.push(t);
+    await t.connect();
+    return t;
+  }
+  function track(topic: string, ...groups: string[]): string {
+    topics.set(topic, groups);
+    topics.set(`${topic}.dlq`, ['dead-letters']);
+    return topic;
+  }
+  function collect(topic: string, group: string) {
+    const got: Delivery[] = [];
+    const request = {
+      topic,
+      group,
+      maxInFlight: 32,
+      onDelivery: async (d: Delivery) => {
+        got.push(d);
+        await d.ack();
+      },
+      onError: (error: Error) => {
+        throw error;
+      },
+    };
+    return { got, request };
+  }
+
+  afterAll(async () => {
+    await Promise.allSettled(transports.map((t) => t.close()));
+    const admin = await createAdmin(new URL(SQS_URL!), SQS_URL!);
+    for (const [topic, groups] of topics) await admin.deleteTopic(topic, groups).catch(() => {});
+    await admin.close();
+  });
+
+  it('creates a FIFO queue per group with a redrive policy to the topic dead-letter queue', async () => {
+    const topic = track(topicName('layout'), 'payments');
+    const t = await transport({ maxReceiveCount: 7 });
+    await t.provision(topic, ['payments']);
+    const client = raw();
+    const url = (
+      await client.send(new GetQueueUrlCommand({ QueueName: queueName('omnibus', topic, 'payments', true) }))
+    ).QueueUrl;
+    const attributes = (
+      await client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }))
+    ).Attributes!;
+    expect(attributes.FifoQueue).toBe('true');
+    expect(attributes.VisibilityTimeout).toBe(String(t.options.visibilityTimeoutMs / 1000));
+    const redrive = JSON.parse(attributes.RedrivePolicy!) as {
+      deadLetterTargetArn: string;
+      maxReceiveCount: string | number;
+    };
+    expect(String(redrive.maxReceiveCount)).toBe('7');
+    expect(redrive.deadLetterTargetArn).toMatch(
+      new RegExp(`${queueName('omnibus', `${topic}.dlq`, 'dead-letters', true).replace('.', '\\.')}$`),
+    );
+    client.destroy();
+  });
+
+  it('reaches a group another process provisioned once the publisher lists the queues again', async () => {
+    const topic = track(topicName('discovery'), 'first', 'second');
+    const publisher = await transport({ discoveryTtlMs: 1_000 });
+    const other = await transport();
+    await publisher.provision(topic, ['first']);
+    await publisher.publish(message(topic, 0, 'k')); // lists and caches the topic's queues: only `first`
+    await other.provision(topic, ['second']);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await publisher.publish(message(topic, 1, 'k'));
+    const second = collect(topic, 'second');
+    const sub = await other.subscribe(second.request);
+    await waitUntil(() => second.got.length >= 1, 'the event in the second group');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(second.got.map((d) => d.headers.seq)).toEqual(['1']);
+    await sub.close();
+  });
+
+  it('refuses an event over the queue limit with a typed error, and sends the rest of the batch', async () => {
+    const topic = track(topicName('limit'), 'g');
+    // maxMessageBytes above what the queue takes: the queue's own limit (1 MiB, base64 counted) decides.
+    const t = await transport({ maxMessageBytes: 2_000_000 });
+    await t.provision(topic, ['g']);
+    const outcomes = await t.publishBatch([
+      message(topic, 0, 'a', new Uint8Array(900_000)),
+      message(topic, 1, 'b', new Uint8Array(1_000)),
+    ]);
+    expect(outcomes[0]).toBeInstanceOf(MessageTooLargeError);
+    expect(String(outcomes[0])).toMatch(/MaximumMessageSize/);
+    expect(outcomes[1]).toBeUndefined();
+  });
+
+  it('hands a message someone else wrote to the core as it is', async () => {
+    const topic = track(topicName('foreign'), 'g');
+    const t = await transport();
+    await t.provision(topic, ['g']);
+    const client = raw();
+    const url = (
+      await client.send(new GetQueueUrlCommand({ QueueName: queueName('omnibus', topic, 'g', true) }))
+    ).QueueUrl;
+    await client.send(
+      new SendMessageCommand({
+        QueueUrl: url,
+        MessageBody: '{"not":"omnibus"}',
+        MessageGroupId: 'x',
+        MessageDeduplicationId: 'x',
+      }),
+    );
+    client.destroy();
+    const { got, request } = collect(topic, 'g');
+    const sub = await t.subscribe(request);
+    await waitUntil(() => got.length === 1, 'the foreign message');
+    expect(Buffer.from(got[0]!.body).toString()).toBe('{"not":"omnibus"}');
+    expect(got[0]!.deliveryCount).toBe(1);
+    await sub.close();
+  });
+
+  it('says the endpoint cannot be reached, without printing the secret', async () => {
+    const secret = 'S3ntinel-secret';
+    const t = createSqsTransport(`sqs://AKIDEXAMPLE:${secret}@127.0.0.1:1?region=us-east-1`, {
+      requestTimeoutMs: 2_000,
+    });
+    const error = await t.connect().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(BrokerError);
+    expect(String(error)).toMatch(/cannot reach http:\/\/127\.0\.0\.1:1 \(ECONNREFUSED/);
+    expect(`${String(error)} ${(error as Error).stack} ${JSON.stringify(error)}`).not.toContain(secret);
+    await t.close();
+  });
+
+  it('uses a queue created earlier with other settings as it is', async () => {
+    const topic = track(topicName('existing'), 'g');
+    const client = raw();
+    await client.send(
+      new CreateQueueCommand({
+        QueueName: queueName('omnibus', topic, 'g', true),
+        Attributes: { FifoQueue: 'true', VisibilityTimeout: '77' },
+      }),
+    );
+    client.destroy();
+    const t = await transport();
+    await t.provision(topic, ['g']);
+    await t.publish(message(topic, 0, 'k'));
+    const { got, request } = collect(topic, 'g');
+    const sub = await t.subscribe(request);
+    await waitUntil(() => got.length === 1, 'the event');
+    await sub.close();
+  });
+});
