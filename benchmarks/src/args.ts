@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { type BenchOptions, BROKER_KINDS, type BrokerKind } from './harness.ts';
+import { type BenchOptions, BROKER_KINDS, type BrokerKind, SQS_DEFAULT_MESSAGES } from './harness.ts';
 
 export type Target = BrokerKind | 'codec';
 
@@ -9,18 +9,19 @@ export interface CliOptions extends BenchOptions {
 
 export const USAGE = `pnpm bench [options]
 
-  --broker kafka|amqp|memory|codec|all   what to run; repeat or comma-separate (default: all)
-  --messages N     events per run and metric            (default 20000)
+  --broker kafka|amqp|redis|sqs|memory|codec|all   what to run; repeat or comma-separate (default: all)
+  --messages N     events per run and metric            (default 20000; sqs 2000)
   --runs R         runs per metric, median reported     (default 3)
   --size BYTES     encoded Avro body size               (default 256)
   --in-flight N    SDK publishes kept outstanding       (default 1000)
-  --batch N        raw kafkajs messages per sendBatch   (default 1000)
+  --batch N        raw kafkajs messages per sendBatch,
+                   raw ioredis XADDs per pipeline       (default 1000; SQS batches are always 10)
   --concurrency N  SDK subscription concurrency         (default 16)
   --codec-ops N    operations per codec sample          (default 100000)
   --timeout MS     give up on one publish/consume run   (default 120000)
   --quiet          no progress lines on stderr
 
-Broker URLs: KAFKA_URL / AMQP_URL, else .brokers/brokers.env (pnpm brokers:up), else 127.0.0.1 defaults.`;
+Broker URLs: KAFKA_URL / AMQP_URL / REDIS_URL / SQS_URL, else .brokers/brokers.env (pnpm brokers:up), else 127.0.0.1 defaults.`;
 
 const DEFAULTS = {
   messages: 20_000,
@@ -62,6 +63,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const numbers = { ...DEFAULTS };
   const targets = new Set<Target>();
   let quiet = false;
+  let messagesGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.includes('=')
@@ -83,7 +85,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
         else if (name === 'rabbitmq') targets.add('amqp');
         else if ((BROKER_KINDS as readonly string[]).includes(name) || name === 'codec')
           targets.add(name as Target);
-        else throw new UsageError(`unknown --broker ${name} (kafka, amqp, memory, codec or all)`);
+        else throw new UsageError(`unknown --broker ${name} (kafka, amqp, redis, sqs, memory, codec or all)`);
       }
       continue;
     }
@@ -93,14 +95,18 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     if (!Number.isInteger(n) || n < (key === 'size' ? 0 : 1))
       throw new UsageError(`${flag} must be a positive integer, got ${value}`);
     numbers[key] = n;
+    if (key === 'messages') messagesGiven = true;
   }
   const file = brokersEnv();
   const options: CliOptions = {
     ...numbers,
+    sqsMessages: messagesGiven ? numbers.messages : SQS_DEFAULT_MESSAGES,
     targets: targets.size > 0 ? [...targets] : [...BROKER_KINDS, 'codec'],
     urls: {
       kafka: env.KAFKA_URL ?? file.KAFKA_URL ?? 'kafka://127.0.0.1:9092',
       amqp: env.AMQP_URL ?? file.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+      redis: env.REDIS_URL ?? file.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      sqs: env.SQS_URL ?? file.SQS_URL ?? 'sqs://127.0.0.1:9324?region=us-east-1',
     },
   };
   if (!quiet) options.log = (line) => process.stderr.write(`  … ${line}\n`);

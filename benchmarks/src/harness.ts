@@ -1,21 +1,43 @@
 import { connect as tcpConnect } from 'node:net';
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { type Bus, createBus, registerScheme } from '@omnibus/core';
+import { type Bus, createAdmin, createBus, registerScheme } from '@omnibus/core';
 import { createTransport as createKafkaTransport, type KafkaTransport, parseKafkaUrl } from '@omnibus/kafka';
 import { createTransport as createRabbitMqTransport, type RabbitMqTransport } from '@omnibus/rabbitmq';
+import * as redisAdapter from '@omnibus/redis';
+import * as sqsAdapter from '@omnibus/sqs';
 import { amqpTarget, RawAmqp } from './amqp.ts';
 import { type CodecResult, runCodec } from './codec.ts';
 import { RawKafka } from './kafka.ts';
 import { benchContract, headerBytes, sizedPayload } from './payload.ts';
+import { RawRedis } from './redis.ts';
 import { type SdkSettings, sdkConsume, sdkPublish } from './sdk.ts';
+import { RawSqs, SQS_BATCH } from './sqs.ts';
 import { formatRate, formatRatio, median } from './stats.ts';
 
-export type BrokerKind = 'kafka' | 'amqp' | 'memory';
-export const BROKER_KINDS: readonly BrokerKind[] = ['kafka', 'amqp', 'memory'];
+export type BrokerKind = 'kafka' | 'amqp' | 'redis' | 'sqs' | 'memory';
+export const BROKER_KINDS: readonly BrokerKind[] = ['kafka', 'amqp', 'redis', 'sqs', 'memory'];
+
+/**
+ * Events per run and metric on SQS unless `--messages` is given: ElasticMQ (H2 persistence) stores a few
+ * thousand messages a second, so the broker default would take minutes per run.
+ */
+export const SQS_DEFAULT_MESSAGES = 2_000;
+/** SendMessageBatch requests the SQS adapter keeps on their way to one queue (REQUESTS_PER_QUEUE in publish.ts). */
+const SQS_ADAPTER_REQUESTS_PER_QUEUE = 8;
+/**
+ * SQS events are keyed, round-robin over this many keys (MessageGroupId = key): enough for 8 requests of
+ * 10 distinct keys on their way at once. Keyless events would each be their own message group, and
+ * ElasticMQ's FIFO receive slows down with the number of groups in a queue (a few hundred msg/s at
+ * 2000 groups), which would measure ElasticMQ rather than either client.
+ */
+export const SQS_KEYS = 100;
+const sqsKey = (index: number) => `key-${index % SQS_KEYS}`;
 
 export interface BenchOptions {
   /** Events per run and metric. */
   messages: number;
+  /** Events per run and metric on SQS. @default messages */
+  sqsMessages?: number;
   /** Runs per metric (the table shows the median). */
   runs: number;
   /** Encoded event body in bytes (Avro single-object; CloudEvents headers come on top). */
@@ -31,7 +53,7 @@ export interface BenchOptions {
   /** Operations per codec sample. */
   codecOps: number;
   /** Broker URLs (credentials are never printed). */
-  urls: { kafka: string; amqp: string };
+  urls: { kafka: string; amqp: string; redis: string; sqs: string };
   /** Progress lines (stderr in the CLI); silent by default. */
   log?: (line: string) => void;
 }
@@ -70,39 +92,31 @@ async function connecting<T>(what: string, open: () => Promise<T>): Promise<T> {
 registerScheme('kafka', createKafkaTransport);
 registerScheme('amqp', createRabbitMqTransport);
 registerScheme('amqps', createRabbitMqTransport);
+registerScheme('redis', redisAdapter);
+registerScheme('rediss', redisAdapter);
+registerScheme('sqs', sqsAdapter);
 
 /** Runs one broker's benchmark; a broker that is down or fails yields a report saying so, never a throw. */
 export async function runBroker(broker: BrokerKind, options: BenchOptions): Promise<BrokerReport> {
   const secrets = secretsOf(options);
   try {
     if (broker === 'memory') return await runMemory(options);
-    if (broker === 'kafka') {
-      const [host, port] = splitHostPort(
-        parseKafkaUrl(options.urls.kafka).brokers[0] ?? '127.0.0.1:9092',
-        9092,
-      );
-      const down = await probe(host, port);
-      if (down)
-        return {
-          broker,
-          status: 'skipped',
-          note: `kafka at ${host}:${port} is unreachable (${down}) — skipped`,
-          conditions: [],
-          rows: [],
-        };
-      return await runKafka(options);
-    }
-    const target = amqpTarget(options.urls.amqp);
-    const down = await probe(target.hostname, target.port);
+    const address =
+      broker === 'kafka'
+        ? splitHostPort(parseKafkaUrl(options.urls.kafka).brokers[0] ?? '127.0.0.1:9092', 9092)
+        : broker === 'redis'
+          ? splitHostPort(redisAdapter.parseRedisUrl(options.urls.redis).hosts[0]!, 6379)
+          : broker === 'sqs'
+            ? sqsAddress(options.urls.sqs)
+            : ([amqpTarget(options.urls.amqp).hostname, amqpTarget(options.urls.amqp).port] as const);
+    const down = await probe(address[0], address[1]);
     if (down) {
-      return {
-        broker,
-        status: 'skipped',
-        note: `amqp at ${target.hostname}:${target.port} is unreachable (${down}) — skipped`,
-        conditions: [],
-        rows: [],
-      };
+      const note = `${broker} at ${address[0]}:${address[1]} is unreachable (${down}) — skipped`;
+      return { broker, status: 'skipped', note, conditions: [], rows: [] };
     }
+    if (broker === 'kafka') return await runKafka(options);
+    if (broker === 'redis') return await runRedis(options);
+    if (broker === 'sqs') return await runSqs(options);
     return await runAmqp(options);
   } catch (error) {
     if (error instanceof Unavailable) {
@@ -131,12 +145,12 @@ function runId(): string {
 }
 
 /** Fills in `common` conditions shared by every broker table. */
-function messageConditions(bus: Bus, o: BenchOptions, withRaw = true): string[] {
+function messageConditions(bus: Bus, o: BenchOptions, withRaw = true, key = 'no key'): string[] {
   const payload = sizedPayload(o.size);
   const wire = bus.encode(benchContract('omnibus.bench.sizing'), payload);
   const headers = headerBytes(wire.headers);
   return [
-    `message: ${wire.body.length} B Avro body + ${headers} B CloudEvents headers (${Object.keys(wire.headers).length} headers, writer schema embedded) = ${wire.body.length + headers} B; no key${withRaw ? '; raw sends the identical body and headers' : ''}`,
+    `message: ${wire.body.length} B Avro body + ${headers} B CloudEvents headers (${Object.keys(wire.headers).length} headers, writer schema embedded) = ${wire.body.length + headers} B; ${key}${withRaw ? '; raw sends the identical body and headers' : ''}`,
     withRaw
       ? `${o.messages} messages per run, median of ${o.runs} runs, raw and SDK alternate (raw first on odd runs), fresh topic/queues and group per run`
       : `${o.messages} messages per run, median of ${o.runs} runs, fresh topic and group per run`,
@@ -304,6 +318,161 @@ async function runAmqp(o: BenchOptions): Promise<BrokerReport> {
   }
 }
 
+async function runRedis(o: BenchOptions): Promise<BrokerReport> {
+  const id = runId();
+  const bus = await connecting('SDK connect', () =>
+    createBus({ url: o.urls.redis, source: 'urn:omnibus:bench' }),
+  );
+  const adapter = (bus.transport as redisAdapter.RedisTransport).options;
+  const raw = await connecting('ioredis connect', () => RawRedis.connect(o.urls.redis)).catch(
+    async (error) => {
+      await bus.close();
+      throw error;
+    },
+  );
+  const admin = await redisAdapter.createAdmin(new URL(o.urls.redis), o.urls.redis);
+  const publish: MetricRow = { name: 'publish (msg/s)', raw: [], sdk: [] };
+  const consume: MetricRow = { name: 'publish N, then consume N (msg/s)', raw: [], sdk: [] };
+  const prefetch = Math.max(16, o.concurrency * 4);
+  const rawSettings = {
+    batch: o.batch,
+    partitions: adapter.partitions,
+    // COUNT is per stream: at most `prefetch` entries per XREADGROUP over all streams, the SDK's window.
+    readCount: Math.max(1, Math.floor(prefetch / adapter.partitions)),
+    timeoutMs: o.timeoutMs,
+  };
+  const payload = sizedPayload(o.size);
+  try {
+    for (let r = 0; r < o.runs; r++) {
+      const rawStep = async () => {
+        const topic = `omnibus-bench-${id}-raw-${r}`;
+        const wire = bus.encode(benchContract(topic), payload);
+        await raw.createGroup(topic, GROUP, adapter.partitions);
+        try {
+          publish.raw.push(await raw.publish(topic, wire, o.messages, rawSettings));
+          consume.raw.push(await raw.consume(topic, GROUP, o.messages, rawSettings));
+        } finally {
+          await raw.deleteTopic(topic, adapter.partitions);
+        }
+      };
+      const sdkStep = async () => {
+        const contract = benchContract(`omnibus-bench-${id}-sdk-${r}`);
+        await bus.provision(contract, { groups: [GROUP] });
+        try {
+          publish.sdk.push(await sdkPublish(bus, contract, payload, o.messages, sdkSettings(o)));
+          consume.sdk.push(await sdkConsume(bus, contract, GROUP, o.messages, sdkSettings(o)));
+        } finally {
+          await admin.deleteTopic(contract.topic, [GROUP]);
+          await admin.deleteTopic(`${contract.topic}.dlq`, ['dead-letters']);
+        }
+      };
+      for (const step of r % 2 === 0 ? [rawStep, sdkStep] : [sdkStep, rawStep]) await step();
+      o.log?.(`redis run ${r + 1}/${o.runs} done (${elapsed()})`);
+    }
+    return {
+      broker: 'redis',
+      status: 'ok',
+      conditions: [
+        ...messageConditions(bus, o),
+        `broker: Redis at ${adapter.hosts.join(', ')}${adapter.cluster ? ' (cluster)' : ''}; ${adapter.partitions} partition streams per topic, one consumer group created on each before publishing`,
+        `publish: raw sequential pipelines of ${o.batch} XADD (round-robin over the streams); SDK: ${o.inFlight} bus.publish in flight, one XADD each, ioredis auto-pipelining`,
+        `consume: raw one XREADGROUP over all ${adapter.partitions} streams with COUNT ${Math.max(1, Math.floor(prefetch / adapter.partitions))} each (≤ ${prefetch} entries, the SDK's window), BLOCK 1 s, then one pipelined XACK per stream; SDK: a lease per partition, fenced XREADGROUP scripts sharing maxInFlight ${prefetch}, fenced XACK scripts batched per partition`,
+      ],
+      rows: [publish, consume],
+    };
+  } finally {
+    await bus.close();
+    await admin.close();
+    await raw.close();
+  }
+}
+
+async function runSqs(options: BenchOptions): Promise<BrokerReport> {
+  const o: BenchOptions = { ...options, messages: options.sqsMessages ?? options.messages };
+  const id = runId();
+  const bus = await connecting('SDK connect', () =>
+    createBus({ url: o.urls.sqs, source: 'urn:omnibus:bench' }),
+  );
+  const adapter = (bus.transport as sqsAdapter.SqsTransport).options;
+  if (!adapter.fifo) {
+    await bus.close();
+    throw new Error(
+      'the sqs benchmark compares FIFO queues (the adapter default): drop fifo=false from SQS_URL',
+    );
+  }
+  let raw: RawSqs;
+  let admin: Awaited<ReturnType<typeof createAdmin>>;
+  try {
+    raw = await connecting('@aws-sdk/client-sqs connect', () => RawSqs.connect(adapter));
+    admin = await createAdmin(o.urls.sqs);
+  } catch (error) {
+    await bus.close();
+    throw error;
+  }
+  const publish: MetricRow = { name: 'publish (msg/s)', raw: [], sdk: [] };
+  const consume: MetricRow = { name: 'publish N, then consume N (msg/s)', raw: [], sdk: [] };
+  const prefetch = Math.max(16, o.concurrency * 4);
+  // As the adapter's subscription: `receivers` long polls, no more than the core's window holds.
+  const receivers = Math.max(1, Math.min(adapter.receivers, Math.ceil(prefetch / SQS_BATCH)));
+  const sdk = { ...sdkSettings(o), key: sqsKey };
+  const rawSettings = {
+    requests: SQS_ADAPTER_REQUESTS_PER_QUEUE,
+    receivers,
+    waitTimeSeconds: adapter.waitTimeSeconds,
+    visibilitySeconds: adapter.visibilityTimeoutMs / 1_000,
+    timeoutMs: o.timeoutMs,
+  };
+  const payload = sizedPayload(o.size);
+  try {
+    for (let r = 0; r < o.runs; r++) {
+      const rawStep = async () => {
+        const topic = `omnibus-bench-${id}-raw-${r}`;
+        const wire = bus.encode(benchContract(topic), payload);
+        const url = await raw.createQueue(
+          sqsAdapter.queueName(adapter.prefix, topic, GROUP, true),
+          rawSettings.visibilitySeconds,
+        );
+        try {
+          publish.raw.push(await raw.publish(url, wire, sqsKey, o.messages, rawSettings));
+          consume.raw.push(await raw.consume(url, o.messages, rawSettings));
+        } finally {
+          await raw.deleteQueue(url);
+        }
+      };
+      const sdkStep = async () => {
+        const contract = benchContract(`omnibus-bench-${id}-sdk-${r}`);
+        await bus.provision(contract, { groups: [GROUP] });
+        try {
+          publish.sdk.push(await sdkPublish(bus, contract, payload, o.messages, sdk));
+          consume.sdk.push(await sdkConsume(bus, contract, GROUP, o.messages, sdk));
+        } finally {
+          await admin.deleteTopic(contract.topic, [GROUP]);
+          await admin.deleteTopic(`${contract.topic}.dlq`, ['dead-letters']);
+        }
+      };
+      for (const step of r % 2 === 0 ? [rawStep, sdkStep] : [sdkStep, rawStep]) await step();
+      o.log?.(`sqs run ${r + 1}/${o.runs} done (${elapsed()})`);
+    }
+    return {
+      broker: 'sqs',
+      status: 'ok',
+      conditions: [
+        ...messageConditions(bus, o, true, `keys: ${SQS_KEYS} round-robin (MessageGroupId = key)`),
+        `broker: SQS API at ${adapter.endpoint ?? `AWS ${adapter.region ?? ''}`.trim()} (region ${adapter.region ?? 'SDK default'}); @aws-sdk/client-sqs on both sides, the adapter's client settings`,
+        `queues (both): one FIFO queue per topic and group (the adapter's name and attributes: high-throughput FIFO, visibility ${rawSettings.visibilitySeconds} s; the SDK's also has a redrive policy to the topic's dead-letter queue), deleted after each run`,
+        `wire (both): Avro body in base64, ${Object.keys(bus.encode(benchContract('omnibus.bench.sizing'), payload).headers).length} CloudEvents headers as String message attributes + "omnibus" attribute {k: key, o: header order}; MessageDeduplicationId per message (SDK: hash of key and event id; raw: a counter)`,
+        `publish (both keep each key's order: no two requests with one key on their way): raw SendMessageBatch of ${SQS_BATCH} consecutive events, ≤ ${rawSettings.requests} requests in flight; SDK: ${o.inFlight} bus.publish in flight, adapter coalesces into SendMessageBatch of ≤ ${SQS_BATCH} per queue, ${SQS_ADAPTER_REQUESTS_PER_QUEUE} requests in flight (≤ ${adapter.maxConcurrency} per transport)`,
+        `consume (both): ${receivers} ReceiveMessage long polls open (≤ ${SQS_BATCH} messages, WaitTimeSeconds ${rawSettings.waitTimeSeconds}, all attributes), the next receive does not wait for acks; raw: one DeleteMessageBatch per received batch at once; SDK: acks after the handler, those of one event-loop turn batched into one DeleteMessageBatch (an ack is recorded once queued: a key's next event does not wait for the delete) (maxInFlight ${prefetch})`,
+      ],
+      rows: [publish, consume],
+    };
+  } finally {
+    await bus.close();
+    await admin.close();
+    raw.close();
+  }
+}
+
 export { runCodec };
 
 /** The machine and runtime, printed above the tables. */
@@ -375,6 +544,17 @@ export function formatCodecReport(c: CodecResult, size: number): string {
   ].join('\n');
 }
 
+/** Host and port of an sqs:// URL's endpoint (AWS: the regional endpoint on 443). */
+function sqsAddress(url: string): [string, number] {
+  const options = sqsAdapter.parseSqsUrl(url);
+  if (options.endpoint === undefined) return [`sqs.${options.region ?? 'us-east-1'}.amazonaws.com`, 443];
+  const endpoint = new URL(options.endpoint);
+  return [
+    endpoint.hostname.replace(/^\[(.*)\]$/, '$1'),
+    Number(endpoint.port) || (endpoint.protocol === 'https:' ? 443 : 80),
+  ];
+}
+
 function splitHostPort(hostPort: string, fallbackPort: number): [string, number] {
   const at = hostPort.lastIndexOf(':');
   if (at < 0) return [hostPort, fallbackPort];
@@ -397,7 +577,7 @@ function probe(host: string, port: number): Promise<string | undefined> {
 
 function secretsOf(o: BenchOptions): string[] {
   const secrets: string[] = [];
-  for (const url of [o.urls.amqp, o.urls.kafka]) {
+  for (const url of [o.urls.amqp, o.urls.kafka, o.urls.redis, o.urls.sqs]) {
     const match = /^[a-z]+:\/\/[^:/@]*:([^@/]*)@/i.exec(url);
     if (match?.[1]) secrets.push(match[1], decodeURIComponent(match[1]));
   }

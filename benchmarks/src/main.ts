@@ -39,7 +39,8 @@ async function main(): Promise<number> {
       );
       continue;
     }
-    options.log?.(`${target}: ${options.runs} runs × ${options.messages} messages`);
+    const messages = target === 'sqs' ? (options.sqsMessages ?? options.messages) : options.messages;
+    options.log?.(`${target}: ${options.runs} runs × ${messages} messages`);
     const report = await runBroker(target, options);
     if (report.status === 'failed') failed = true;
     console.log(formatBrokerReport(report));

@@ -9,6 +9,8 @@ export interface SdkSettings {
   concurrency: number;
   /** Give up on a consume run after this long. */
   timeoutMs: number;
+  /** The key of the `index`-th event; no key without it. */
+  key?: (index: number) => string;
 }
 
 /** `bus.publish` × `count`, `inFlight` outstanding; msg/s from first call to last resolution. */
@@ -21,7 +23,11 @@ export async function sdkPublish(
 ): Promise<number> {
   const start = now();
   await withTimeout(
-    runWindowed(count, settings.inFlight, () => bus.publish(contract, payload)),
+    runWindowed(count, settings.inFlight, (i) =>
+      settings.key
+        ? bus.publish(contract, payload, { key: settings.key(i) })
+        : bus.publish(contract, payload),
+    ),
     settings.timeoutMs,
     `SDK publish of ${count} events to ${contract.topic} did not finish within ${settings.timeoutMs} ms`,
   );

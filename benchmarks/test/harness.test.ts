@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { encodeMessage } from '../../adapters/sqs/src/codec.ts';
 import { parseArgs } from '../src/args.ts';
 import {
   type BenchOptions,
@@ -8,6 +9,7 @@ import {
   runBroker,
   runCodec,
 } from '../src/harness.ts';
+import { sqsFields } from '../src/sqs.ts';
 import { ArrivalClock, median, runWindowed } from '../src/stats.ts';
 
 // Smoke test only: tiny counts on memory://, asserting shape and positivity, never timing.
@@ -20,7 +22,12 @@ const options: BenchOptions = {
   concurrency: 4,
   timeoutMs: 4_000,
   codecOps: 200,
-  urls: { kafka: 'kafka://127.0.0.1:9092', amqp: 'amqp://guest:guest@127.0.0.1:5672' },
+  urls: {
+    kafka: 'kafka://127.0.0.1:9092',
+    amqp: 'amqp://guest:guest@127.0.0.1:5672',
+    redis: 'redis://127.0.0.1:6379',
+    sqs: 'sqs://127.0.0.1:9324?region=us-east-1',
+  },
 };
 
 describe('benchmark harness', () => {
@@ -63,6 +70,32 @@ describe('benchmark harness', () => {
     expect(report.status).toBe('skipped');
     expect(formatBrokerReport(report)).toContain('unreachable');
     expect(formatBrokerReport(report)).not.toContain('s3cret-pass');
+    const sqs = await runBroker('sqs', {
+      ...options,
+      urls: { ...options.urls, sqs: 'sqs://AKIDBENCH:s3cret-key@127.0.0.1:1?region=us-east-1' },
+    });
+    expect(sqs.status).toBe('skipped');
+    expect(formatBrokerReport(sqs)).toContain('127.0.0.1:1 is unreachable');
+    expect(formatBrokerReport(sqs)).not.toContain('s3cret-key');
+  });
+
+  it('has the raw SQS side send the attributes the adapter sends', () => {
+    const message = {
+      topic: 't',
+      key: 'key-7',
+      body: new Uint8Array([1, 2, 3, 4, 5]),
+      headers: {
+        ce_id: 'id-1',
+        ce_type: 'omnibus.bench.event',
+        ce_source: 'urn:x',
+        'content-type': 'avro/binary',
+      },
+    };
+    const adapter = encodeMessage(message, true);
+    const raw = sqsFields(message, 'key-7');
+    expect(raw.MessageBody).toBe(adapter.MessageBody);
+    expect(raw.MessageAttributes).toEqual(adapter.MessageAttributes);
+    expect(adapter.MessageGroupId).toBe('key-7');
   });
 
   it('parses the CLI and keeps helpers honest', () => {
@@ -74,6 +107,13 @@ describe('benchmark harness', () => {
     expect(cli.messages).toBe(500);
     expect(cli.runs).toBe(5);
     expect(cli.urls.kafka).toBe('kafka://h:9092');
+    expect(cli.sqsMessages).toBe(500);
+    const sqs = parseArgs(['--broker', 'sqs', '--quiet'], { SQS_URL: 'sqs://h:9324?region=eu-west-1' });
+    expect(sqs.targets).toEqual(['sqs']);
+    expect(sqs.urls.sqs).toBe('sqs://h:9324?region=eu-west-1');
+    expect(sqs.messages).toBe(20_000);
+    expect(sqs.sqsMessages).toBe(2_000);
+    expect(parseArgs(['--broker', 'all', '--quiet'], {}).targets).toContain('sqs');
     expect(() => parseArgs(['--broker', 'nats'], {})).toThrow(/unknown --broker/);
     expect(median([3, 1, 2])).toBe(2);
     expect(median([4, 1, 2, 3])).toBe(2.5);

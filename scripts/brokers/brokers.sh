@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
 # Real brokers for omnibus dev and CI, without Docker.
 #
-#   brokers.sh up      start Kafka (KRaft) + ElasticMQ from Maven Central jars, make sure the
-#                      machine's RabbitMQ and Redis run, wait for readiness, write .brokers/brokers.env
-#   brokers.sh down    stop only what `up` started (Kafka, ElasticMQ, by pid file)
-#   brokers.sh status  print each broker's state
+#   brokers.sh up                 start Kafka (KRaft) + ElasticMQ from Maven Central jars and a durable Redis
+#                                 + a Redis Cluster from the machine's redis-server, make sure the machine's
+#                                 RabbitMQ and Redis run, wait for readiness, write .brokers/brokers.env
+#   brokers.sh down               stop only what `up` started (by pid file): Kafka, ElasticMQ, durable Redis,
+#                                 Redis Cluster
+#   brokers.sh status             print each broker's state
+#   brokers.sh restart BROKER     restart one broker in place, keeping its data; returns once it serves
+#                                 again. BROKER: kafka | amqp | redis (the durable one) | sqs
 #
-# Env knobs: OMNIBUS_CACHE (default ~/.cache/omnibus; jars in $OMNIBUS_CACHE/brokers/{kafka,elasticmq}/lib),
-#            OMNIBUS_RUN_DIR (default /tmp/omnibus-brokers; data, logs, pid files),
+# Targets (BROKERS_ONLY, default all): kafka, sqs, amqp, redis, redis-durable, redis-cluster.
+# Env knobs: OMNIBUS_CACHE (default ~/.cache/omnibus; jars in $OMNIBUS_CACHE/brokers/<name>/lib),
+#            OMNIBUS_RUN_DIR (default /tmp/omnibus-brokers; data, logs, pid files — shared by every checkout),
+#            OMNIBUS_BROKERS_ENV_FILE (default <repo>/.brokers/brokers.env),
 #            BROKERS_TIMEOUT (seconds to wait for each broker, default 120),
-#            BROKERS_ONLY (comma list of kafka,sqs,amqp,redis to act on; default all).
+#            KAFKA_VERSION (3.9.1; 4.x works too), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
+#            KAFKA_STOP_GRACE (seconds before SIGKILL, 30), ELASTICMQ_PORT (9324),
+#            ELASTICMQ_PERSISTENCE (h2 | off), REDIS_DURABLE_PORT (6380), REDIS_DURABLE_FSYNC (everysec |
+#            always), REDIS_CLUSTER_PORT (first of three, 7001), AMQP_PORT (5672; with RABBITMQ_NODENAME
+#            for `restart amqp` on another node).
+# shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,250 +28,55 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 CACHE="${OMNIBUS_CACHE:-$HOME/.cache/omnibus}/brokers"
 RUN="${OMNIBUS_RUN_DIR:-/tmp/omnibus-brokers}"
 TIMEOUT="${BROKERS_TIMEOUT:-120}"
-ONLY=",${BROKERS_ONLY:-kafka,sqs,amqp,redis},"
+TARGETS=(kafka sqs amqp redis redis-durable redis-cluster)
+ONLY=",${BROKERS_ONLY:-$(IFS=,; echo "${TARGETS[*]}")},"
+ENV_FILE="${OMNIBUS_BROKERS_ENV_FILE:-$ROOT/.brokers/brokers.env}"
 
-KAFKA_VERSION=3.9.1
 ELASTICMQ_VERSION=1.7.1
-KAFKA_JARS=("org.apache.kafka:kafka_2.13:$KAFKA_VERSION" org.slf4j:slf4j-reload4j:1.7.36 ch.qos.reload4j:reload4j:1.2.25)
 EMQ_JARS=("org.elasticmq:elasticmq-server_2.13:$ELASTICMQ_VERSION")
 MVN_DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.6.1
 
-KAFKA_URL=kafka://127.0.0.1:9092
-AMQP_URL=amqp://guest:guest@127.0.0.1:5672
-REDIS_URL=redis://127.0.0.1:6379
-SQS_URL='sqs://127.0.0.1:9324?region=us-east-1'
-ENV_FILE="$ROOT/.brokers/brokers.env"
-
 PROBE=(node "$HERE/src/probe.ts")
 
-log() { printf '[brokers] %s\n' "$*" >&2; }
-die() { printf '[brokers] ERROR: %s\n' "$*" >&2; exit 1; }
-want() { [[ "$ONLY" == *",$1,"* ]]; }
-redact() { sed -E 's#(://[^:/@]+:)[^@]*@#\1***@#' <<<"$1"; }
-now_ms() { date +%s%3N; }
+# shellcheck source=lib/common.sh
+. "$HERE/lib/common.sh"
+# shellcheck source=lib/kafka.sh
+. "$HERE/lib/kafka.sh"
+# shellcheck source=lib/elasticmq.sh
+. "$HERE/lib/elasticmq.sh"
+# shellcheck source=lib/machine.sh
+. "$HERE/lib/machine.sh"
+# shellcheck source=lib/redis.sh
+. "$HERE/lib/redis.sh"
 
-command -v node >/dev/null || die "node not on PATH (Node >= 22.18 needed for the readiness probes)"
-[[ -d "$HERE/node_modules/kafkajs" ]] || die "scripts/brokers deps missing: run 'pnpm install' at the repo root first"
-
-# ---------------------------------------------------------------- jar cache
-# fetch_jars NAME GROUP:ARTIFACT:VERSION...   -> $CACHE/NAME/lib (once; marker file .complete)
-fetch_jars() {
-  local name="$1"; shift
-  local dir="$CACHE/$name"
-  if [[ -f "$dir/lib/.complete" ]]; then return 0; fi
-  command -v mvn >/dev/null || die "mvn not on PATH: needed once to fetch $name jars into $dir/lib"
-  command -v java >/dev/null || die "java not on PATH"
-  log "fetching $name jars from Maven Central into $dir/lib (once) ..."
-  mkdir -p "$dir"
-  local deps="" coord g a v
-  for coord in "$@"; do
-    IFS=: read -r g a v <<<"$coord"
-    deps+="    <dependency><groupId>$g</groupId><artifactId>$a</artifactId><version>$v</version></dependency>"$'\n'
-  done
-  cat >"$dir/pom.xml" <<EOF
-<?xml version="1.0" encoding="UTF-8"?>
-<!-- generated by omnibus scripts/brokers/brokers.sh; only used to fetch jars -->
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>dev.omnibus.brokers</groupId>
-  <artifactId>$name-jars</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-$deps  </dependencies>
-</project>
-EOF
-  rm -rf "$dir/lib.tmp"
-  if ! (cd "$dir" && mvn -q -B -f pom.xml "$MVN_DEP_PLUGIN:copy-dependencies" \
-        -DincludeScope=runtime -DoutputDirectory="$dir/lib.tmp" >"$dir/mvn.log" 2>&1); then
-    tail -n 40 "$dir/mvn.log" >&2
-    die "$name: maven fetch failed (log: $dir/mvn.log)"
-  fi
-  rm -rf "$dir/lib"; mv "$dir/lib.tmp" "$dir/lib"; touch "$dir/lib/.complete"
-  log "$name: $(ls "$dir/lib"/*.jar | wc -l) jars cached"
-}
-
-# ---------------------------------------------------------------- process helpers
-pid_alive() { local f="$1"; [[ -f "$f" ]] && kill -0 "$(cat "$f")" 2>/dev/null; }
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# wait_ready KIND PIDFILE LOGFILE  -> polls the probe until it answers, the process dies, or TIMEOUT
-wait_ready() {
-  local kind="$1" pidfile="$2" logfile="$3" deadline=$(( $(date +%s) + TIMEOUT )) why=""
-  while true; do
-    if why="$("${PROBE[@]}" "$kind" 2>&1)"; then return 0; fi
-    if [[ -n "$pidfile" ]] && ! pid_alive "$pidfile"; then
-      fail_report "$kind" "process exited before becoming ready (last probe: $why)" "$logfile"; return 1
-    fi
-    if (( $(date +%s) >= deadline )); then
-      fail_report "$kind" "not ready after ${TIMEOUT}s (last probe: $why)" "$logfile"; return 1
-    fi
-    sleep 0.5
-  done
-}
-
-fail_report() {
-  local kind="$1" why="$2" logfile="$3"
-  printf '[brokers] %s FAILED: %s\n' "$kind" "$why" >&2
-  if [[ -n "$logfile" && -f "$logfile" ]]; then
-    printf '[brokers] %s log: %s (last 30 lines)\n' "$kind" "$logfile" >&2
-    tail -n 30 "$logfile" | sed 's/^/    /' >&2
-  elif [[ -n "$logfile" ]]; then
-    printf '[brokers] %s log: %s (missing)\n' "$kind" "$logfile" >&2
-  fi
-}
-
-# start_java NAME PIDFILE LOGFILE java-args...
-start_java() {
-  local name="$1" pidfile="$2" logfile="$3"; shift 3
-  # setsid: own session, so the broker outlives this shell and `down` can kill the whole group.
-  setsid nohup java "$@" >>"$logfile" 2>&1 </dev/null 9>&- &
-  echo $! >"$pidfile"
-  log "$name started (pid $(cat "$pidfile"), log $logfile)"
-}
-
-stop_pidfile() {
-  local name="$1" pidfile="$2"
-  if ! pid_alive "$pidfile"; then
-    rm -f "$pidfile"; log "$name: not running (nothing started by brokers.sh)"; return 0
-  fi
-  local pid; pid="$(cat "$pidfile")"
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-  if kill -0 "$pid" 2>/dev/null; then log "$name: still alive after 30s, SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
-  rm -f "$pidfile"; log "$name stopped (pid $pid)"
-}
-
-# ---------------------------------------------------------------- Kafka
-KAFKA_DIR="$RUN/kafka"; KAFKA_PID="$KAFKA_DIR/kafka.pid"; KAFKA_LOG="$KAFKA_DIR/kafka.log"
-
-kafka_up() {
-  if pid_alive "$KAFKA_PID"; then
-    "${PROBE[@]}" kafka >/dev/null 2>&1 && { log "kafka: already running (pid $(cat "$KAFKA_PID"))"; return 0; }
-    log "kafka: process running, waiting for readiness"; wait_ready kafka "$KAFKA_PID" "$KAFKA_LOG"; return
-  fi
-  if port_open 9092 || port_open 9093; then
-    if "${PROBE[@]}" kafka >/dev/null 2>&1; then log "kafka: a broker not started by brokers.sh answers on 9092; using it"; return 0; fi
-    fail_report kafka "port 9092/9093 is taken by another process that is not a working Kafka" ""; return 1
-  fi
-  fetch_jars kafka "${KAFKA_JARS[@]}"
-  mkdir -p "$KAFKA_DIR/data"
-  cat >"$KAFKA_DIR/server.properties" <<EOF
-# generated by scripts/brokers/brokers.sh — single-node KRaft test broker
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:9093
-listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093
-advertised.listeners=PLAINTEXT://127.0.0.1:9092
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$KAFKA_DIR/data
-auto.create.topics.enable=true
-delete.topic.enable=true
-num.partitions=1
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=4
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=4
-group.initial.rebalance.delay.ms=0
-num.network.threads=2
-num.io.threads=4
-log.retention.hours=24
-log.segment.bytes=67108864
-EOF
-  cat >"$KAFKA_DIR/log4j.properties" <<'EOF'
-log4j.rootLogger=INFO, stderr
-log4j.appender.stderr=org.apache.log4j.ConsoleAppender
-log4j.appender.stderr.Target=System.err
-log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
-log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka=INFO
-log4j.logger.org.apache.kafka=INFO
-log4j.logger.state.change.logger=WARN
-log4j.logger.kafka.request.logger=WARN
-EOF
-  local cp="$CACHE/kafka/lib/*" l4j="-Dlog4j.configuration=file:$KAFKA_DIR/log4j.properties"
-  if [[ ! -f "$KAFKA_DIR/data/meta.properties" ]]; then
-    local id
-    id="$(java -Xmx128m "$l4j" -cp "$cp" kafka.tools.StorageTool random-uuid 2>>"$KAFKA_LOG")" \
-      || { fail_report kafka "StorageTool random-uuid failed" "$KAFKA_LOG"; return 1; }
-    java -Xmx128m "$l4j" -cp "$cp" kafka.tools.StorageTool format -t "$id" \
-      -c "$KAFKA_DIR/server.properties" --ignore-formatted >>"$KAFKA_LOG" 2>&1 \
-      || { fail_report kafka "StorageTool format failed" "$KAFKA_LOG"; return 1; }
-    log "kafka: storage formatted (cluster id $id)"
-  fi
-  start_java kafka "$KAFKA_PID" "$KAFKA_LOG" -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-    -Xshare:auto -Djava.awt.headless=true "$l4j" \
-    -cp "$cp" kafka.Kafka "$KAFKA_DIR/server.properties"
-  wait_ready kafka "$KAFKA_PID" "$KAFKA_LOG"
-}
-
-# ---------------------------------------------------------------- ElasticMQ
-EMQ_DIR="$RUN/elasticmq"; EMQ_PID="$EMQ_DIR/elasticmq.pid"; EMQ_LOG="$EMQ_DIR/elasticmq.log"
-
-sqs_up() {
-  if pid_alive "$EMQ_PID"; then
-    "${PROBE[@]}" sqs >/dev/null 2>&1 && { log "elasticmq: already running (pid $(cat "$EMQ_PID"))"; return 0; }
-    log "elasticmq: process running, waiting for readiness"; wait_ready sqs "$EMQ_PID" "$EMQ_LOG"; return
-  fi
-  if port_open 9324; then
-    if "${PROBE[@]}" sqs >/dev/null 2>&1; then log "elasticmq: an SQS endpoint not started by brokers.sh answers on 9324; using it"; return 0; fi
-    fail_report sqs "port 9324 is taken by another process that does not answer /health" ""; return 1
-  fi
-  fetch_jars elasticmq "${EMQ_JARS[@]}"
-  mkdir -p "$EMQ_DIR"
-  cat >"$EMQ_DIR/elasticmq.conf" <<'EOF'
-# generated by scripts/brokers/brokers.sh
-include classpath("application.conf")
-node-address { protocol = http, host = 127.0.0.1, port = 9324, context-path = "" }
-rest-sqs { enabled = true, bind-port = 9324, bind-hostname = "127.0.0.1", sqs-limits = strict }
-rest-stats { enabled = false }
-aws { region = "us-east-1", accountId = "000000000000" }
-EOF
-  start_java elasticmq "$EMQ_PID" "$EMQ_LOG" -Xms64m -Xmx256m -Djava.awt.headless=true \
-    "-Dconfig.file=$EMQ_DIR/elasticmq.conf" -cp "$CACHE/elasticmq/lib/*" org.elasticmq.server.Main
-  wait_ready sqs "$EMQ_PID" "$EMQ_LOG"
-}
-
-# ---------------------------------------------------------------- RabbitMQ / Redis (machine services)
-amqp_up() {
-  if "${PROBE[@]}" amqp >/dev/null 2>&1; then log "rabbitmq: running"; return 0; fi
-  command -v rabbitmq-server >/dev/null || { fail_report amqp "no AMQP broker on 127.0.0.1:5672 and rabbitmq-server is not installed (set AMQP_URL or use docker compose)" ""; return 1; }
-  log "rabbitmq: not answering, starting the machine's rabbitmq-server"
-  rabbitmq-server -detached >/dev/null 2>&1 9>&- || true
-  timeout "$TIMEOUT" rabbitmqctl await_startup >/dev/null 2>&1 || true
-  local lf; lf="$(ls -t /var/log/rabbitmq/*.log 2>/dev/null | head -n1 || true)"
-  wait_ready amqp "" "${lf:-/var/log/rabbitmq}"
-}
-
-redis_up() {
-  if "${PROBE[@]}" redis >/dev/null 2>&1; then log "redis: running"; return 0; fi
-  command -v redis-server >/dev/null || { fail_report redis "no Redis on 127.0.0.1:6379 and redis-server is not installed (set REDIS_URL or use docker compose)" ""; return 1; }
-  log "redis: not answering, starting the machine's redis-server"
-  mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
-  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
-    --dir /var/lib/redis --logfile /var/log/redis/ci.log >/dev/null 2>&1 9>&- || true
-  wait_ready redis "" /var/log/redis/ci.log
-}
+for target in ${ONLY//,/ }; do
+  [[ " ${TARGETS[*]} " == *" $target "* ]] || die "BROKERS_ONLY: unknown target '$target' (known: ${TARGETS[*]})"
+done
 
 # ---------------------------------------------------------------- commands
-write_env() {
+# KEY=URL lines of the targets in BROKERS_ONLY, in a fixed order
+env_lines() {
+  want kafka && echo "KAFKA_URL=$KAFKA_URL"
+  want amqp && echo "AMQP_URL=$AMQP_URL"
+  want redis && echo "REDIS_URL=$REDIS_URL"
+  want redis-durable && echo "REDIS_DURABLE_URL=$REDIS_DURABLE_URL"
+  want redis-cluster && echo "REDIS_CLUSTER_URL=$REDIS_CLUSTER_URL"
+  want sqs && echo "SQS_URL=$SQS_URL"
+  true
+}
+
+# Rewrite the env file: drop the keys of the targets in BROKERS_ONLY, keep the others' lines, then
+# add ours (up) or not (down).
+update_env() {
+  local mode="$1" keys
+  keys="$(env_lines | cut -d= -f1 | paste -sd'|' -)"
   mkdir -p "$(dirname "$ENV_FILE")"
-  local tmp="$ENV_FILE.tmp.$$"
   {
-    echo "# written by scripts/brokers/brokers.sh up — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    want kafka && echo "KAFKA_URL=$KAFKA_URL"
-    want amqp && echo "AMQP_URL=$AMQP_URL"
-    want redis && echo "REDIS_URL=$REDIS_URL"
-    want sqs && echo "SQS_URL=$SQS_URL"
-    true
-  } >"$tmp"
-  mv "$tmp" "$ENV_FILE"
+    echo "# written by scripts/brokers/brokers.sh $mode — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    if [[ -f "$ENV_FILE" ]]; then grep -v '^#' "$ENV_FILE" | grep -Ev "^(${keys:-\$})=" || true; fi
+    if [[ "$mode" == up ]]; then env_lines; fi
+  } >"$ENV_FILE.tmp.$$"
+  mv "$ENV_FILE.tmp.$$" "$ENV_FILE"
 }
 
 cmd_up() {
@@ -268,57 +84,70 @@ cmd_up() {
   mkdir -p "$RUN"
   local failed=()
   # Fetch jars first, one maven at a time (they share ~/.m2), then start the two JVMs in parallel.
-  want kafka && fetch_jars kafka "${KAFKA_JARS[@]}"
+  want kafka && kafka_fetch
   want sqs && fetch_jars elasticmq "${EMQ_JARS[@]}"
   local pk="" ps=""
   want kafka && { kafka_up & pk=$!; }
   want sqs && { sqs_up & ps=$!; }
   want amqp && { amqp_up || failed+=(amqp); }
   want redis && { redis_up || failed+=(redis); }
+  want redis-durable && { redis_durable_up || failed+=(redis-durable); }
+  want redis-cluster && { redis_cluster_up || failed+=(redis-cluster); }
   [[ -n "$pk" ]] && { wait "$pk" || failed+=(kafka); }
   [[ -n "$ps" ]] && { wait "$ps" || failed+=(sqs); }
   if ((${#failed[@]})); then die "not ready: ${failed[*]} (run dir $RUN)"; fi
-  write_env
-  local dt=$(( $(now_ms) - t0 ))
-  echo "brokers ready in $((dt / 1000)).$(printf '%03d' $((dt % 1000)))s — env file: $ENV_FILE"
-  want kafka && echo "  KAFKA_URL=$KAFKA_URL"
-  want amqp && echo "  AMQP_URL=$(redact "$AMQP_URL")"
-  want redis && echo "  REDIS_URL=$REDIS_URL"
-  want sqs && echo "  SQS_URL=$SQS_URL"
-  return 0
+  update_env up
+  echo "brokers ready in $(secs_since "$t0") — env file: $ENV_FILE"
+  env_lines | while IFS= read -r line; do echo "  $(redact "$line")"; done
 }
 
 cmd_down() {
-  want kafka && stop_pidfile kafka "$KAFKA_PID"
-  want sqs && stop_pidfile elasticmq "$EMQ_PID"
+  want kafka && kafka_stop
+  want sqs && sqs_stop
+  want redis-durable && redis_durable_stop
+  want redis-cluster && redis_cluster_stop
   # Drop the stopped brokers from the env file, so tests skip them instead of failing to connect.
-  if [[ -f "$ENV_FILE" ]]; then
-    local drop="^(" ; want kafka && drop+="KAFKA_URL|"; want sqs && drop+="SQS_URL|"; drop+="\$)="
-    grep -Ev "$drop" "$ENV_FILE" >"$ENV_FILE.tmp.$$" || true
-    mv "$ENV_FILE.tmp.$$" "$ENV_FILE"
-  fi
+  local stopped="," target
+  for target in kafka sqs redis-durable redis-cluster; do want "$target" && stopped+="$target,"; done
+  if [[ -f "$ENV_FILE" ]]; then ONLY="$stopped" update_env down; fi
   log "RabbitMQ and Redis are machine services: left running"
 }
 
+cmd_restart() {
+  local target="${1:-}" url t0; t0=$(now_ms)
+  case "$target" in
+    kafka) kafka_restart; target=kafka; url="$KAFKA_URL" ;;
+    amqp | rabbitmq) amqp_restart; target=amqp; url="$AMQP_URL" ;;
+    # The machine's Redis keeps nothing on disk: a restart would lose everything, so `redis` is the durable one.
+    redis | redis-durable) redis_durable_restart; target=redis-durable; url="$REDIS_DURABLE_URL" ;;
+    sqs | elasticmq) sqs_restart; target=sqs; url="$SQS_URL" ;;
+    *) echo "usage: $0 restart kafka|amqp|redis|sqs" >&2; exit 2 ;;
+  esac
+  echo "$target restarted in $(secs_since "$t0"), serving again at $(redact "$url")"
+}
+
 status_line() {
-  local kind="$1" label="$2" url="$3" pidfile="${4:-}" state owner
-  if [[ -n "$pidfile" ]] && pid_alive "$pidfile"; then owner="started by brokers.sh, pid $(cat "$pidfile")"
-  elif [[ -n "$pidfile" ]]; then owner="no process started by brokers.sh"
-  else owner="machine service"; fi
-  local why
-  if why="$("${PROBE[@]}" "$kind" 2>&1)"; then state="UP"; else state="DOWN ($why)"; fi
-  printf '%-10s %-45s %s [%s]\n' "$label" "$(redact "$url")" "$state" "$owner"
+  local kind="$1" label="$2" url="$3" owner="$4" state why
+  if why="$(probe "$kind" "$url" 2>&1)"; then state="UP"; else state="DOWN ($why)"; fi
+  printf '%-14s %-46s %s [%s]\n' "$label" "$(redact "$url")" "$state" "$owner"
+}
+
+# owner PIDFILE -> who started it
+owner() {
+  if pid_alive "$1"; then echo "started by brokers.sh, pid $(cat "$1")"; else echo "no process started by brokers.sh"; fi
 }
 
 cmd_status() {
-  want kafka && status_line kafka kafka "$KAFKA_URL" "$KAFKA_PID"
-  want amqp && status_line amqp rabbitmq "$AMQP_URL"
-  want redis && status_line redis redis "$REDIS_URL"
-  want sqs && status_line sqs elasticmq "$SQS_URL" "$EMQ_PID"
+  want kafka && status_line kafka "kafka" "$KAFKA_URL" "$(owner "$KAFKA_PID"), Kafka $KAFKA_VERSION"
+  want amqp && status_line amqp rabbitmq "$AMQP_URL" "machine service"
+  want redis && status_line redis redis "$REDIS_URL" "machine service, nothing on disk"
+  want redis-durable && status_line redis-durable redis-durable "$REDIS_DURABLE_URL" "$(owner "$RD_PID")$(pid_alive "$RD_PID" && echo ", AOF $(sed -n 's/^appendfsync //p' "$RD_DIR/redis.conf")")"
+  want redis-cluster && status_line redis-cluster redis-cluster "$REDIS_CLUSTER_URL" "$(redis_cluster_owner)"
+  want sqs && status_line sqs elasticmq "$SQS_URL" "$(owner "$EMQ_PID")$(pid_alive "$EMQ_PID" && echo ", $(emq_running_persistence)")"
   echo "cache: $CACHE  run dir: $RUN  env file: $ENV_FILE$([[ -f "$ENV_FILE" ]] || echo ' (absent)')"
 }
 
-# One up/down at a time per run dir (two agents running `up` together must not start two Kafkas).
+# One up/down/restart at a time per run dir (two agents running `up` together must not start two Kafkas).
 lock() {
   mkdir -p "$RUN"
   exec 9>"$RUN/.lock"
@@ -331,5 +160,6 @@ case "${1:-}" in
   up) lock; cmd_up ;;
   down) lock; cmd_down ;;
   status) cmd_status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  restart) lock; cmd_restart "${2:-}" ;;
+  *) echo "usage: $0 up|down|status|restart <kafka|amqp|redis|sqs>" >&2; exit 2 ;;
 esac

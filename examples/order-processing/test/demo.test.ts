@@ -23,7 +23,9 @@ it('the demo processes every order once per service, dead-letters the poison ord
 
 it('the README quick-start snippet runs and prints the charge', async () => {
   const { execFileSync } = await import('node:child_process');
-  const output = execFileSync(process.execPath, [new URL('../src/quickstart.ts', import.meta.url).pathname], {
+  const quickstart = new URL('../src/quickstart.ts', import.meta.url).pathname;
+  // execArgv carries the workspace's source condition, as fork() would.
+  const output = execFileSync(process.execPath, [...process.execArgv, quickstart], {
     env: { ...process.env, BROKER_URL: 'memory://' },
     encoding: 'utf8',
   });

@@ -1,20 +1,30 @@
-// Vitest globalSetup: find a real broker for each of kafka / amqp / redis / sqs and hand the URLs
-// to tests via `project.provide('brokerUrls', …)` (read them with `brokerUrl(kind)` from ./index.ts).
+// Vitest globalSetup: find a real broker for each kind (kafka, amqp, redis, sqs, redisDurable,
+// redisCluster) and hand the URLs to tests via `project.provide('brokerUrls', …)` (read them with
+// `brokerUrl(kind)` from ./index.ts).
 //
 // Resolution order per broker:
-//   1. env var KAFKA_URL / AMQP_URL / REDIS_URL / SQS_URL
+//   1. env var KAFKA_URL / AMQP_URL / REDIS_URL / SQS_URL / REDIS_DURABLE_URL / REDIS_CLUSTER_URL
 //   2. .brokers/brokers.env at the workspace root (written by `pnpm brokers:up`)
 //   3. testcontainers, when a container runtime answers (explicit images, stopped in teardown)
 //   4. missing → tests for it are skipped, and teardown says so. REQUIRE_BROKERS=all or
-//      REQUIRE_BROKERS=kafka,amqp makes a missing broker an error instead.
+//      REQUIRE_BROKERS=kafka,amqp,redis-durable makes a missing broker an error instead.
 //
 // Works as a root-level globalSetup with vitest `projects` (the root project's provided values are
 // merged into every project's) and is safe to list in several projects: the work is done once
 // per process and shared.
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
-import { BROKER_KINDS, type BrokerKind, type BrokerUrls, ENV_VARS, redactUrl } from './urls.ts';
+import {
+  BROKER_KINDS,
+  type BrokerKind,
+  type BrokerUrls,
+  ENV_VARS,
+  parseBrokerKind,
+  redactUrl,
+  TARGET_NAMES,
+} from './urls.ts';
 import './provided-context.ts';
 
 type Source = 'env' | 'env-file' | 'testcontainers';
@@ -40,9 +50,15 @@ export const IMAGES = {
   amqp: 'rabbitmq:4-management',
   redis: 'redis:8',
   sqs: 'softwaremill/elasticmq-native:1.7.1',
+  redisDurable: 'redis:8',
+  redisCluster: 'redis:8',
 } as const;
 
-const HOW_TO_PROVIDE = (kind: BrokerKind) => `Set ${ENV_VARS[kind]} or run pnpm brokers:up`;
+/** The one-container cluster script that docker-compose.yml runs too. */
+const REDIS_CLUSTER_SCRIPT = fileURLToPath(new URL('../container/redis-cluster.sh', import.meta.url));
+
+const HOW_TO_PROVIDE = (kind: BrokerKind) =>
+  `Set ${ENV_VARS[kind]} or run pnpm brokers:up (BROKERS_ONLY=${TARGET_NAMES[kind]} for just this one)`;
 
 /** Walk up from `start` to the directory holding pnpm-workspace.yaml. */
 export function findWorkspaceRoot(start: string = process.cwd()): string | undefined {
@@ -82,22 +98,23 @@ function readEnvFile(): Record<string, string> {
   }
 }
 
-/** REQUIRE_BROKERS=all | kafka,amqp,… → the kinds that must be found. */
+/** REQUIRE_BROKERS=all | kafka,amqp,redis-durable,… (target or kind names) → the kinds that must be found. */
 export function requiredBrokers(value: string | undefined = process.env.REQUIRE_BROKERS): BrokerKind[] {
   const v = (value ?? '').trim().toLowerCase();
   if (!v || v === 'none' || v === '0' || v === 'false') return [];
   if (v === 'all' || v === '1' || v === 'true') return [...BROKER_KINDS];
-  const kinds = v
+  const names = v
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  const bad = kinds.filter((k) => !(BROKER_KINDS as readonly string[]).includes(k));
+  const bad = names.filter((name) => !parseBrokerKind(name));
   if (bad.length) {
     throw new Error(
-      `REQUIRE_BROKERS: unknown broker(s) ${bad.join(', ')}; use "all" or a comma list of ${BROKER_KINDS.join(',')}`,
+      `REQUIRE_BROKERS: unknown broker(s) ${bad.join(', ')}; use "all" or a comma list of ` +
+        Object.values(TARGET_NAMES).join(','),
     );
   }
-  return kinds as BrokerKind[];
+  return [...new Set(names.map((name) => parseBrokerKind(name) as BrokerKind))];
 }
 
 // ------------------------------------------------------------------ testcontainers fallback
@@ -178,6 +195,32 @@ async function startContainer(kind: BrokerKind): Promise<{ url: string; stop: ()
         .withWaitStrategy(Wait.forHttp('/health', 9324).forStatusCode(200))
         .start();
       return { url: `sqs://${c.getHost()}:${c.getMappedPort(9324)}?region=us-east-1`, stop: () => c.stop() };
+    }
+    case 'redisDurable': {
+      const c = await new GenericContainer(IMAGES.redisDurable)
+        .withCommand(['redis-server', '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''])
+        .withExposedPorts(6379)
+        .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
+        .start();
+      return { url: `redis://${c.getHost()}:${c.getMappedPort(6379)}`, stop: () => c.stop() };
+    }
+    case 'redisCluster': {
+      // Cluster nodes hand clients their own address, so they must be reachable at the port they
+      // listen on: pick free host ports, publish them 1:1, and announce 127.0.0.1.
+      const ports = new Set<number>();
+      while (ports.size < 3) ports.add(await freePort());
+      const c = await new GenericContainer(IMAGES.redisCluster)
+        .withCopyFilesToContainer([
+          { source: REDIS_CLUSTER_SCRIPT, target: '/omnibus/redis-cluster.sh', mode: 0o755 },
+        ])
+        .withEntrypoint(['sh', '/omnibus/redis-cluster.sh'])
+        .withCommand([...ports].map(String))
+        .withExposedPorts(...[...ports].map((port) => ({ container: port, host: port })))
+        .withWaitStrategy(Wait.forLogMessage(/omnibus redis cluster ready/))
+        .withStartupTimeout(60_000)
+        .start();
+      const nodes = [...ports].map((port) => `127.0.0.1:${port}`).join(',');
+      return { url: `redis://${nodes}?cluster=true`, stop: () => c.stop() };
     }
   }
 }

@@ -7,8 +7,18 @@ import { inject } from 'vitest';
 import type { BrokerKind, BrokerUrls } from './urls.ts';
 import './provided-context.ts';
 
-export type { BrokerKind, BrokerUrls } from './urls.ts';
-export { BROKER_KINDS, DEFAULT_URLS, ENV_VARS, kafkaBrokers, redactUrl, sqsEndpoint } from './urls.ts';
+export type { BrokerKind, BrokerUrls, RedisNode, RedisTarget } from './urls.ts';
+export {
+  BROKER_KINDS,
+  DEFAULT_URLS,
+  ENV_VARS,
+  kafkaBrokers,
+  parseBrokerKind,
+  redactUrl,
+  redisTarget,
+  sqsEndpoint,
+  TARGET_NAMES,
+} from './urls.ts';
 
 /** All broker URLs provided by the global setup ({} when the setup is not wired in). */
 export function brokerUrls(): BrokerUrls {

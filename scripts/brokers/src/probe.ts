@@ -1,8 +1,18 @@
-// Readiness probe used by brokers.sh: `node src/probe.ts <kafka|amqp|redis|sqs> [url]`.
-// Exit 0 when the broker really answers (Kafka: admin lists topics; AMQP: a connection opens;
-// Redis: PING → PONG; SQS: ElasticMQ's /health answers 200), else exit 1 with the reason on stderr.
-import net from 'node:net';
-import { type BrokerKind, DEFAULT_URLS, isBrokerKind, kafkaBrokers, sqsEndpoint } from './urls.ts';
+// Readiness probe used by brokers.sh: `node src/probe.ts <kind> [url]` (kind: kafka, amqp, redis, sqs,
+// redis-durable, redis-cluster). Exit 0 when the broker really answers (Kafka: admin lists topics;
+// AMQP: a connection opens; Redis: PING → PONG; durable Redis: also loaded, AOF on; Redis Cluster:
+// every node says cluster_state:ok; SQS: ElasticMQ's /health answers 200), else exit 1 with the reason.
+import { infoFields, redisCommands } from './resp.ts';
+import {
+  type BrokerKind,
+  DEFAULT_URLS,
+  kafkaBrokers,
+  parseBrokerKind,
+  type RedisNode,
+  redisTarget,
+  sqsEndpoint,
+  TARGET_NAMES,
+} from './urls.ts';
 
 const PROBE_TIMEOUT_MS = 5_000;
 
@@ -41,37 +51,39 @@ export async function probeAmqp(url: string): Promise<void> {
 }
 
 export async function probeRedis(url: string): Promise<void> {
-  const u = new URL(url);
-  const host = u.hostname || '127.0.0.1';
-  const port = Number(u.port || 6379);
-  await new Promise<void>((resolve, reject) => {
-    const sock = net.connect({ host, port });
-    let buf = '';
-    sock.setTimeout(3_000, () => sock.destroy(new Error('timeout waiting for PONG')));
-    sock.on('connect', () => {
-      const cmds: string[] = [];
-      if (u.password) {
-        const user = decodeURIComponent(u.username || 'default');
-        const pass = decodeURIComponent(u.password);
-        cmds.push(
-          `*3\r\n$4\r\nAUTH\r\n$${Buffer.byteLength(user)}\r\n${user}\r\n$${Buffer.byteLength(pass)}\r\n${pass}\r\n`,
+  const { nodes, ...auth } = redisTarget(url);
+  const [reply] = await redisCommands(nodes[0] as RedisNode, [['PING']], auth);
+  if (reply !== 'PONG') throw new Error(`PING answered ${JSON.stringify(reply)}`);
+}
+
+/** Serving, done loading its append-only file, and AOF on (else a restart would lose its data). */
+export async function probeRedisDurable(url: string): Promise<void> {
+  const { nodes, ...auth } = redisTarget(url);
+  const [, info] = await redisCommands(nodes[0] as RedisNode, [['PING'], ['INFO', 'persistence']], auth);
+  const fields = infoFields(info ?? '');
+  if (fields.loading !== '0') throw new Error('still loading its data set');
+  if (fields.aof_enabled !== '1') {
+    throw new Error(
+      'appendonly is off: this Redis would lose its data on restart (start it with --appendonly yes)',
+    );
+  }
+}
+
+/** Every node of the URL (`redis://h1:p1,h2:p2?cluster=true`) sees all slots served: cluster_state:ok. */
+export async function probeRedisCluster(url: string): Promise<void> {
+  const { nodes, ...auth } = redisTarget(url);
+  await Promise.all(
+    nodes.map(async (node) => {
+      const [info] = await redisCommands(node, [['CLUSTER', 'INFO']], auth);
+      const fields = infoFields(info ?? '');
+      if (fields.cluster_state !== 'ok' || fields.cluster_slots_assigned !== '16384') {
+        throw new Error(
+          `${node.host}:${node.port}: cluster_state:${fields.cluster_state ?? '?'}, ` +
+            `${fields.cluster_slots_assigned ?? '?'}/16384 slots assigned`,
         );
       }
-      cmds.push('*1\r\n$4\r\nPING\r\n');
-      sock.write(cmds.join(''));
-    });
-    sock.on('data', (d) => {
-      buf += d.toString();
-      if (buf.includes('+PONG')) {
-        sock.end();
-        resolve();
-      } else if (buf.startsWith('-') || buf.includes('\r\n-')) {
-        sock.destroy();
-        reject(new Error(`redis answered: ${buf.trim()}`));
-      }
-    });
-    sock.on('error', reject);
-  });
+    }),
+  );
 }
 
 export async function probeSqs(url: string): Promise<void> {
@@ -86,16 +98,24 @@ export async function probeSqs(url: string): Promise<void> {
 }
 
 export async function probe(kind: BrokerKind, url: string = DEFAULT_URLS[kind]): Promise<void> {
-  const run = { kafka: probeKafka, amqp: probeAmqp, redis: probeRedis, sqs: probeSqs }[kind];
+  const run = {
+    kafka: probeKafka,
+    amqp: probeAmqp,
+    redis: probeRedis,
+    sqs: probeSqs,
+    redisDurable: probeRedisDurable,
+    redisCluster: probeRedisCluster,
+  }[kind];
   await withTimeout(run(url), PROBE_TIMEOUT_MS, kind);
 }
 
 const isMain =
   process.argv[1] && import.meta.filename === (await import('node:fs')).realpathSync(process.argv[1]);
 if (isMain) {
-  const [kind, url] = process.argv.slice(2);
-  if (!kind || !isBrokerKind(kind)) {
-    console.error('usage: node probe.ts <kafka|amqp|redis|sqs> [url]');
+  const [name, url] = process.argv.slice(2);
+  const kind = name ? parseBrokerKind(name) : undefined;
+  if (!kind) {
+    console.error(`usage: node probe.ts <${Object.values(TARGET_NAMES).join('|')}> [url]`);
     process.exit(2);
   }
   try {

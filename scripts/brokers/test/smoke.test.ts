@@ -1,6 +1,7 @@
-// Smoke test of the four real brokers with their raw clients (no omnibus code, no mocks):
-// publish one message to a unique topic/queue and consume it back. A broker whose URL the
-// global setup could not find is skipped (teardown prints why).
+// Smoke test of the real brokers with their raw clients (no omnibus code, no mocks): publish one
+// message to a unique topic/queue and consume it back; the durable Redis has its AOF on; the Redis
+// Cluster routes by hash slot. A broker whose URL the global setup could not find is skipped
+// (teardown prints why). Restarts are in restart.test.ts.
 import { randomUUID } from 'node:crypto';
 import {
   CreateQueueCommand,
@@ -11,10 +12,10 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import amqp from 'amqplib';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { brokerUrl, kafkaBrokers, sqsEndpoint } from '../src/index.ts';
+import { brokerUrl, kafkaBrokers, redisTarget, sqsEndpoint } from '../src/index.ts';
 
 const TIMEOUT = 60_000;
 const unique = (prefix: string) => `omnibus-smoke-${prefix}-${Date.now()}-${randomUUID().slice(0, 8)}`;
@@ -156,6 +157,72 @@ describe.skipIf(!sqsUrl)('sqs (@aws-sdk/client-sqs against ElasticMQ)', () => {
     } finally {
       await sqs.send(new DeleteQueueCommand({ QueueUrl })).catch(() => {});
       sqs.destroy();
+    }
+  });
+});
+
+const durableUrl = brokerUrl('redisDurable');
+describe.skipIf(!durableUrl)('durable redis (ioredis)', () => {
+  it('logs every write to its append-only file and serves a stream', { timeout: TIMEOUT }, async () => {
+    const redis = new Redis(durableUrl as string, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    const stream = unique('stream');
+    try {
+      await redis.connect();
+      expect(await redis.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
+      const id = await redis.xadd(stream, '*', 'payload', 'durable');
+      const res = await redis.xrange(stream, '-', '+');
+      expect(res).toEqual([[id, ['payload', 'durable']]]);
+      await redis.del(stream);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
+
+const clusterUrl = brokerUrl('redisCluster');
+describe.skipIf(!clusterUrl)('redis cluster (ioredis Cluster)', () => {
+  const { nodes, ...auth } = redisTarget(clusterUrl ?? 'redis://127.0.0.1');
+  const redisOptions = { ...auth, maxRetriesPerRequest: 1 };
+
+  it('answers with three masters that serve all 16384 slots', { timeout: TIMEOUT }, async () => {
+    const cluster = new Cluster(nodes, { lazyConnect: true, redisOptions });
+    try {
+      await cluster.connect();
+      expect(cluster.nodes('master')).toHaveLength(3);
+      const ranges = (await cluster.cluster('SLOTS')) as [number, number, ...unknown[]][];
+      expect(ranges.reduce((n, [first, last]) => n + last - first + 1, 0)).toBe(16384);
+    } finally {
+      cluster.disconnect();
+    }
+  });
+
+  it('puts keys with one hash tag in one slot, on one master; other keys spread', {
+    timeout: TIMEOUT,
+  }, async () => {
+    const cluster = new Cluster(nodes, { lazyConnect: true, redisOptions });
+    const direct = nodes.map((node) => new Redis({ ...node, ...redisOptions, lazyConnect: true }));
+    const tag = `{${unique('order')}}`;
+    const keys = [`${tag}:events`, `${tag}:state`, `${tag}:dedup`];
+    try {
+      await Promise.all([cluster.connect(), ...direct.map((r) => r.connect())]);
+      const slots = await Promise.all(keys.map((k) => cluster.cluster('KEYSLOT', k)));
+      expect(new Set(slots).size).toBe(1);
+      // One slot: a multi-key command is accepted and served by one node.
+      await cluster.mset(keys[0] as string, 'a', keys[1] as string, 'b', keys[2] as string, 'c');
+      expect(await cluster.mget(...keys)).toEqual(['a', 'b', 'c']);
+      // Exactly one master holds the keys; the other two redirect (MOVED) to it.
+      const answers = await Promise.all(direct.map((r) => r.get(keys[0] as string).catch((e: Error) => e)));
+      expect(answers.filter((a) => a === 'a')).toHaveLength(1);
+      expect(answers.filter((a) => a instanceof Error && /^MOVED /.test(a.message))).toHaveLength(2);
+      // Without the tag the same names hash to different slots, and the multi-key command is refused.
+      const untagged = keys.map((k) => k.replace(tag, unique('plain')));
+      const untaggedSlots = await Promise.all(untagged.map((k) => cluster.cluster('KEYSLOT', k)));
+      expect(new Set(untaggedSlots).size).toBeGreaterThan(1);
+      await expect(cluster.mget(...untagged)).rejects.toThrow(/CROSSSLOT|same slot/);
+      await cluster.del(...keys);
+    } finally {
+      cluster.disconnect();
+      for (const r of direct) r.disconnect();
     }
   });
 });

@@ -1,0 +1,130 @@
+import type { OutgoingMessage } from '@omnibus/core';
+import { Redis } from 'ioredis';
+import { ArrivalClock, now, perSecond, withTimeout } from './stats.ts';
+
+/**
+ * The raw ioredis side, on the layout the omnibus adapter uses: P partition streams per topic, one consumer
+ * group created on each before publishing, entries with the same fields (`b` body, `h:<name>` headers),
+ * unkeyed messages round-robin over the streams.
+ */
+export interface RawRedisSettings {
+  /** XADDs per pipeline (sequential pipelines). */
+  batch: number;
+  partitions: number;
+  /** COUNT of each XREADGROUP, per stream (so up to `partitions` × this entries per call). */
+  readCount: number;
+  timeoutMs: number;
+}
+
+export class RawRedis {
+  readonly #client: Redis;
+  readonly #reader: Redis;
+
+  private constructor(client: Redis, reader: Redis) {
+    this.#client = client;
+    this.#reader = reader;
+  }
+
+  static async connect(url: string): Promise<RawRedis> {
+    const open = async () => {
+      const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3_000 });
+      client.on('error', () => {});
+      await client.connect();
+      return client;
+    };
+    const client = await open();
+    try {
+      return new RawRedis(client, await open());
+    } catch (error) {
+      client.disconnect();
+      throw error;
+    }
+  }
+
+  static streams(topic: string, partitions: number): string[] {
+    return Array.from({ length: partitions }, (_, p) => `omnibus-bench-raw:{${topic}:${p}}`);
+  }
+
+  async createGroup(topic: string, group: string, partitions: number): Promise<void> {
+    const pipeline = this.#client.pipeline();
+    for (const stream of RawRedis.streams(topic, partitions))
+      pipeline.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
+    await pipeline.exec();
+  }
+
+  /** `count` copies of `message` in sequential pipelines of `batch` XADDs; msg/s. */
+  async publish(
+    topic: string,
+    message: OutgoingMessage,
+    count: number,
+    s: RawRedisSettings,
+  ): Promise<number> {
+    const streams = RawRedis.streams(topic, s.partitions);
+    const body = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
+    const fields: (string | Buffer)[] = ['b', body];
+    for (const [name, value] of Object.entries(message.headers)) fields.push(`h:${name}`, value);
+    const start = now();
+    const run = async () => {
+      for (let sent = 0; sent < count; ) {
+        const n = Math.min(s.batch, count - sent);
+        const pipeline = this.#client.pipeline();
+        for (let i = 0; i < n; i++) pipeline.xadd(streams[(sent + i) % streams.length]!, '*', ...fields);
+        for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+        sent += n;
+      }
+    };
+    await withTimeout(run(), s.timeoutMs, `raw ioredis publish to ${topic} timed out`);
+    return perSecond(count, now() - start);
+  }
+
+  /**
+   * Reads `count` entries with one XREADGROUP (COUNT, BLOCK) over every partition stream at a time and
+   * acknowledges each read's entries with one pipelined XACK per stream; msg/s first→last.
+   */
+  async consume(topic: string, group: string, count: number, s: RawRedisSettings): Promise<number> {
+    const streams = RawRedis.streams(topic, s.partitions);
+    const clock = new ArrivalClock(count);
+    clock.start();
+    const run = async () => {
+      while (clock.count < count) {
+        const reply = await this.#reader.xreadgroupBuffer(
+          'GROUP',
+          group,
+          'raw',
+          'COUNT',
+          s.readCount,
+          'BLOCK',
+          1_000,
+          'STREAMS',
+          ...streams,
+          ...streams.map(() => '>'),
+        );
+        if (!reply) continue;
+        const acks = this.#client.pipeline();
+        let read = 0;
+        for (const [stream, entries] of reply) {
+          if (entries.length === 0) continue;
+          acks.xack(stream, group, ...entries.map(([id]) => id));
+          read += entries.length;
+        }
+        await acks.exec();
+        clock.tick(read);
+      }
+    };
+    await withTimeout(
+      run(),
+      s.timeoutMs,
+      `raw ioredis consumer got ${clock.count} of ${count} from ${topic}`,
+    );
+    return clock.rate();
+  }
+
+  async deleteTopic(topic: string, partitions: number): Promise<void> {
+    await this.#client.del(...RawRedis.streams(topic, partitions)).catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    this.#reader.disconnect();
+    await this.#client.quit().catch(() => this.#client.disconnect());
+  }
+}
