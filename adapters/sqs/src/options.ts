@@ -32,7 +32,10 @@ export interface SqsOptions {
    * `visibilityTimeoutMs`. @default 30000
    */
   visibilityTimeoutMs: number;
-  /** Long-poll wait of each ReceiveMessage, 0–20 s. URL: `waitTimeSeconds`. @default 20 */
+  /**
+   * Long-poll wait of each ReceiveMessage, 0–20 s; also the longest `close()` waits for its open polls to
+   * answer. URL: `waitTimeSeconds`. @default 10
+   */
   waitTimeSeconds: number;
   /**
    * ReceiveMessage calls a subscription keeps open at once (each brings up to 10 messages), bounded by
@@ -73,7 +76,7 @@ export const DEFAULT_OPTIONS: Readonly<SqsOptions> = Object.freeze({
   prefix: 'omnibus',
   fifo: true,
   visibilityTimeoutMs: 30_000,
-  waitTimeSeconds: 20,
+  waitTimeSeconds: 10,
   receivers: 4,
   maxReceiveCount: 50,
   discoveryTtlMs: 5_000,

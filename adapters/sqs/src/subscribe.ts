@@ -36,10 +36,6 @@ export class SqsSubscription {
   readonly #waiters: (() => void)[] = [];
   readonly #pending = new Set<Promise<unknown>>();
   #held = 0;
-  /** Long polls on their way, by start time: cut short here, they may live on at the broker. */
-  readonly #polls = new Set<{ startedAt: number }>();
-  /** Until when a poll cut short by stop() may still take messages at the broker. */
-  #pollsEndAt = 0;
   #loops: Promise<void>[] = [];
   #stopped = false;
   #closed: Promise<void> | undefined;
@@ -72,29 +68,30 @@ export class SqsSubscription {
     this.#loops = Array.from({ length: receivers }, () => this.#receiveLoop());
   }
 
-  /** Stops receiving (open long polls are cut short); deliveries handed over can still be settled. */
-  async stop(): Promise<void> {
+  /**
+   * Stops handing over deliveries at once; deliveries handed over can still be settled. Long polls on
+   * their way are not cut short: aborting one closes only our side, the broker keeps it open until its
+   * wait ends and gives it whatever becomes visible meanwhile (the next event of a key whose event was just
+   * acked, an event handed back) — which would then stay invisible for a whole visibility timeout. Once
+   * stopped, hand-backs (and the messages a poll brings after stop()) wait until the open polls answered.
+   */
+  stop(): Promise<void> {
     if (!this.#stopped) {
       this.#stopped = true;
-      // Aborting a long poll closes our side only: the broker keeps it open until its wait ends and gives
-      // it whatever becomes visible meanwhile — such as the events close() hands back — which then stay
-      // invisible for a whole visibility timeout. Hand-backs wait until those polls are over.
-      for (const { startedAt } of this.#polls) {
-        this.#pollsEndAt = Math.max(
-          this.#pollsEndAt,
-          startedAt + this.#options.waitTimeSeconds * 1_000 + 1_000,
-        );
-      }
-      this.#abort.abort();
+      this.#abort.abort(); // ends back-off sleeps, not polls
       for (const wake of this.#waiters.splice(0)) wake();
     }
-    await Promise.all(this.#loops);
+    return Promise.resolve();
   }
 
-  /** Stops, and waits for the acks and hand-backs already asked for; what is unsettled the broker redelivers. */
+  /**
+   * Stops, waits for the open long polls to answer (at most `waitTimeSeconds`) and for the acks and
+   * hand-backs asked for; what is unsettled the broker redelivers.
+   */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       await this.stop();
+      await Promise.all(this.#loops);
       while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
     })();
     return this.#closed;
@@ -111,8 +108,6 @@ export class SqsSubscription {
       const wanted = Math.min(10, room);
       this.#held += wanted; // reserved: other receivers see the room this poll may fill
       let messages: Message[];
-      const poll = { startedAt: Date.now() };
-      this.#polls.add(poll);
       try {
         const answer = await this.#client.send(
           new this.#sdk.ReceiveMessageCommand({
@@ -123,12 +118,10 @@ export class SqsSubscription {
             MessageSystemAttributeNames: ['ApproximateReceiveCount'],
             MessageAttributeNames: ['All'],
           }),
-          { abortSignal: this.#abort.signal },
         );
         messages = answer.Messages ?? [];
         failures = 0;
       } catch (error) {
-        this.#polls.delete(poll);
         this.#held -= wanted;
         this.#wake();
         if (this.#stopped) return;
@@ -146,7 +139,6 @@ export class SqsSubscription {
         await this.#sleep(delay);
         continue;
       }
-      this.#polls.delete(poll);
       this.#held -= wanted - messages.length;
       this.#wake();
       // The whole batch goes to the core at once, in order: the room was reserved, and a message held
@@ -156,7 +148,9 @@ export class SqsSubscription {
         if (this.#stopped) {
           // Received while stopping: handed straight back.
           this.#held--;
-          this.#track(this.#handBack(message.ReceiptHandle!)).catch(() => {});
+          this.#track(this.#handBack(message.ReceiptHandle!)).catch((error: Error) =>
+            this.#logger.warn({ queue: this.#queue.url }, error.message),
+          );
           continue;
         }
         accepted.push(this.#request.onDelivery(this.#delivery(message)));
@@ -170,15 +164,30 @@ export class SqsSubscription {
     const decoded = decodeMessage(message.Body, message.MessageAttributes);
     const count = Number(message.Attributes?.ApproximateReceiveCount);
     const seconds = this.#options.visibilityTimeoutMs / 1_000;
+    // One message's visibility changes never cross: a hand-back waits for the touch on its way (a touch
+    // the broker applied after the hand-back would hide the message for a whole visibility timeout), and
+    // no touch goes out once the delivery is settled. A touch refused after settling (the delete or the
+    // hand-back won the race, so the receipt handle is gone) is no lost lease.
+    let done = false;
+    let touching: Promise<void> | undefined;
     const settled = () => {
+      done = true;
       this.#held--;
       this.#wake();
+    };
+    const touch = (): Promise<void> => {
+      if (done) return Promise.resolve();
+      const sent = this.#visibility.add({ handle, seconds }).catch((error: unknown) => {
+        if (!done) throw error;
+      });
+      touching = sent;
+      return sent;
     };
     return settleOnce(
       {
         ...decoded,
         ...(Number.isInteger(count) && count > 0 ? { deliveryCount: count } : {}),
-        touch: () => this.#visibility.add({ handle, seconds }),
+        touch,
       },
       {
         ack: () => {
@@ -193,16 +202,19 @@ export class SqsSubscription {
         },
         release: () => {
           settled();
-          return this.#track(this.#handBack(handle));
+          const inFlight = touching?.catch(() => {});
+          return this.#track(inFlight ? inFlight.then(() => this.#handBack(handle)) : this.#handBack(handle));
         },
       },
     );
   }
 
-  /** Visible again at once — after the long polls that stop() cut short are over at the broker. */
+  /**
+   * Visible again at once; once stopped, as soon as this subscription's open polls have answered — a
+   * message handed back earlier would only be taken again by one of them, and handed back again.
+   */
   async #handBack(handle: string): Promise<void> {
-    const wait = this.#stopped ? this.#pollsEndAt - Date.now() : 0;
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (this.#stopped) await Promise.all(this.#loops);
     await this.#visibility.add({ handle, seconds: 0 });
   }
 

@@ -182,6 +182,78 @@ describe.skipIf(!SQS_URL)('sqs: queues, fan-out discovery, limits and errors', (
     await t.close();
   });
 
+  it('close() leaves nothing invisible: the event a key unlocks while closing goes to the next consumer', async () => {
+    // A long poll cut short by the client stays open at the broker and would take the key's next event (its
+    // group unlocks when the first is acked during close) — invisible then for a whole visibility timeout.
+    const topic = track(topicName('close-polls'), 'g');
+    const first = await transport({ waitTimeSeconds: 3, visibilityTimeoutMs: 30_000 });
+    await first.provision(topic, ['g']);
+    await first.publish(message(topic, 1, 'k'));
+    const held: Delivery[] = [];
+    const sub = await first.subscribe({
+      topic,
+      group: 'g',
+      maxInFlight: 32,
+      onDelivery: async (d) => {
+        held.push(d);
+      },
+      onError: (error) => {
+        throw error;
+      },
+    });
+    await waitUntil(() => held.length === 1, 'the first event');
+    await first.publish(message(topic, 2, 'k')); // waits at the broker behind its key's first event
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the other polls are open, waiting
+    await sub.stop();
+    await held[0]!.ack(); // unlocks the key at the broker: its second event is visible
+    await sub.close();
+    expect(held.map((d) => d.headers.seq)).toEqual(['1']);
+    const next = await transport({ waitTimeSeconds: 1 });
+    const { got, request } = collect(topic, 'g');
+    const nextSub = await next.subscribe(request);
+    const startedAt = Date.now();
+    // Well inside the 30 s visibility timeout that a message taken by a stray poll would wait out.
+    await waitUntil(() => got.length === 1, 'the second event on the next consumer', 8_000);
+    expect(got[0]!.headers.seq).toBe('2');
+    expect(Date.now() - startedAt).toBeLessThan(8_000);
+    await nextSub.close();
+  });
+
+  it('a keep-alive racing a hand-back never hides the message again', async () => {
+    const topic = track(topicName('touch-release'), 'g');
+    const t = await transport({ visibilityTimeoutMs: 30_000, waitTimeSeconds: 1 });
+    await t.provision(topic, ['g']);
+    await t.publish(message(topic, 1, 'k'));
+    let released = 0;
+    const sub = await t.subscribe({
+      topic,
+      group: 'g',
+      maxInFlight: 32,
+      onDelivery: async (d) => {
+        if (released < 6) {
+          released++;
+          // The core's keep-alive ticks on its own clock: a touch may be on its way when the hand-back is
+          // asked for, or come right after it. Either way the message must come straight back.
+          if (released % 2 === 0) {
+            await d.release();
+            await d.touch!();
+          } else {
+            const touched = d.touch!();
+            await d.release();
+            await touched;
+          }
+        } else {
+          await d.ack();
+        }
+      },
+      onError: (error) => {
+        throw error;
+      },
+    });
+    await waitUntil(() => released === 6, 'six hand-backs beside a keep-alive', 10_000);
+    await sub.close();
+  });
+
   it('uses a queue created earlier with other settings as it is', async () => {
     const topic = track(topicName('existing'), 'g');
     const client = raw();

@@ -6,7 +6,7 @@ import type { IdempotencyStore } from './idempotency.ts';
 import { KeyedScheduler, type SlotControl } from './keyed-scheduler.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
 import { failed, type HandleContext, type Hooks } from './middleware.ts';
-import { type BackoffOptions, backoffDelay, cancellableSleep } from './retry.ts';
+import { type BackoffOptions, backoffDelay, cancellableSleep, settlesWithin } from './retry.ts';
 import type { Delivery, Transport, TransportSubscription } from './transport.ts';
 
 /**
@@ -353,7 +353,19 @@ export class Consumer<P> {
         );
       }
       this.#leases.stop();
-      await this.#transportSubscription?.close();
+      const letGo = this.#transportSubscription?.close();
+      if (letGo && Number.isFinite(deadline) && !(await settlesWithin(letGo, deadline - Date.now()))) {
+        // Inside a grace period: the consumer lets go in the background; what it holds the broker redelivers.
+        letGo.catch(() => {});
+        this.#settings.onError(
+          new SubscriptionError(
+            'CLOSE_TIMEOUT',
+            `close() stopped waiting after ${timeoutMs} ms for the consumer of ${this.#settings.topic} to let go; the broker redelivers what it held`,
+          ),
+        );
+        return;
+      }
+      await letGo;
     })();
     return this.#closed;
   }

@@ -57,8 +57,10 @@ export class LeaseKeeper {
           lease.touching = false;
         },
         (error: unknown) => {
-          lease.lost = true;
           lease.touching = false;
+          // Settled and dropped meanwhile (acked or handed back): a refused touch no longer matters.
+          if (this.#leases.get(delivery) !== lease) return;
+          lease.lost = true;
           this.#onError(
             new SubscriptionError(
               'LEASE_LOST',

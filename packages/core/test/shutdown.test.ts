@@ -108,3 +108,27 @@ it('closeOnSignals: a SIGTERM lets the running handler finish, closes, then repo
   (second as unknown as EventEmitter).emit('SIGTERM');
   expect(String(await outcome)).toMatch(/second signal/);
 });
+
+it('close({ timeoutMs }) bounds a consumer that is slow to let go of the broker (e.g. an open long poll)', async () => {
+  const inner = createMemoryTransport(new URL('memory://slow-let-go'));
+  const transport: Transport = {
+    ...inner,
+    name: inner.name,
+    capabilities: inner.capabilities,
+    connect: () => inner.connect(),
+    provision: (topic, groups) => inner.provision(topic, groups),
+    publish: (message: OutgoingMessage) => inner.publish(message),
+    close: () => inner.close(),
+    subscribe: async (request) => {
+      const sub = await inner.subscribe(request);
+      return { stop: () => sub.stop(), close: () => new Promise<void>(() => {}) };
+    },
+  };
+  const errors: string[] = [];
+  const bus = await createBus({ transport, onError: (e) => void errors.push(e.message) });
+  await bus.subscribe(Job, { group: 'g' }, async () => {});
+  const began = Date.now();
+  await bus.close({ timeoutMs: 300 });
+  expect(Date.now() - began).toBeLessThan(2_000);
+  expect(errors.join()).toMatch(/stopped waiting after 300 ms for the consumer of shutdown\.job to let go/);
+});
