@@ -34,7 +34,7 @@ export interface SqsOptions {
   visibilityTimeoutMs: number;
   /**
    * Long-poll wait of each ReceiveMessage, 0–20 s; also the longest `close()` waits for its open polls to
-   * answer. URL: `waitTimeSeconds`. @default 10
+   * answer. URL: `waitTimeSeconds`. @default 5
    */
   waitTimeSeconds: number;
   /**
@@ -76,7 +76,7 @@ export const DEFAULT_OPTIONS: Readonly<SqsOptions> = Object.freeze({
   prefix: 'omnibus',
   fifo: true,
   visibilityTimeoutMs: 30_000,
-  waitTimeSeconds: 10,
+  waitTimeSeconds: 5,
   receivers: 4,
   maxReceiveCount: 50,
   discoveryTtlMs: 5_000,

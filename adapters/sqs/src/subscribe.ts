@@ -36,6 +36,9 @@ export class SqsSubscription {
   readonly #waiters: (() => void)[] = [];
   readonly #pending = new Set<Promise<unknown>>();
   #held = 0;
+  /** Long polls open now, and the receivers resting while another one polls an empty queue. */
+  #polling = 0;
+  readonly #resting: (() => void)[] = [];
   #loops: Promise<void>[] = [];
   #stopped = false;
   #closed: Promise<void> | undefined;
@@ -80,6 +83,7 @@ export class SqsSubscription {
       this.#stopped = true;
       this.#abort.abort(); // ends back-off sleeps, not polls
       for (const wake of this.#waiters.splice(0)) wake();
+      for (const wake of this.#resting.splice(0)) wake();
     }
     return Promise.resolve();
   }
@@ -108,6 +112,7 @@ export class SqsSubscription {
       const wanted = Math.min(10, room);
       this.#held += wanted; // reserved: other receivers see the room this poll may fill
       let messages: Message[];
+      this.#polling++;
       try {
         const answer = await this.#client.send(
           new this.#sdk.ReceiveMessageCommand({
@@ -122,6 +127,7 @@ export class SqsSubscription {
         messages = answer.Messages ?? [];
         failures = 0;
       } catch (error) {
+        this.#polling--;
         this.#held -= wanted;
         this.#wake();
         if (this.#stopped) return;
@@ -139,8 +145,16 @@ export class SqsSubscription {
         await this.#sleep(delay);
         continue;
       }
+      this.#polling--;
       this.#held -= wanted - messages.length;
       this.#wake();
+      if (messages.length === 0 && this.#polling > 0 && !this.#stopped) {
+        // An idle queue needs one open poll, not `receivers` of them (each poll is a billed request): this
+        // receiver rests until a poll brings messages.
+        await new Promise<void>((resolve) => this.#resting.push(resolve));
+        continue;
+      }
+      if (messages.length > 0) for (const wake of this.#resting.splice(0)) wake();
       // The whole batch goes to the core at once, in order: the room was reserved, and a message held
       // here would not be kept alive (the core touches only what it holds) and would be delivered again.
       const accepted: Promise<void>[] = [];

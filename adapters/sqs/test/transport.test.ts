@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -252,6 +254,51 @@ describe.skipIf(!SQS_URL)('sqs: queues, fan-out discovery, limits and errors', (
     });
     await waitUntil(() => released === 6, 'six hand-backs beside a keep-alive', 10_000);
     await sub.close();
+  });
+
+  it('keeps one long poll open on an idle queue, not one per receiver', async () => {
+    // A proxy in front of the broker counts the ReceiveMessage requests (each one is billed on SQS).
+    const target = new URL(options!.endpoint!);
+    let receives = 0;
+    const proxy = createServer((req, res) => {
+      if (String(req.headers['x-amz-target']).endsWith('.ReceiveMessage')) receives++;
+      const upstream = request(
+        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const port = (proxy.address() as AddressInfo).port;
+    try {
+      const topic = track(topicName('idle'), 'g');
+      const t = createSqsTransport(`sqs://127.0.0.1:${port}?region=us-east-1`, {
+        waitTimeSeconds: 1,
+        receivers: 4,
+      });
+      transports.push(t);
+      await t.connect();
+      await t.provision(topic, ['g']);
+      const { got, request: subscribeRequest } = collect(topic, 'g');
+      const sub = await t.subscribe(subscribeRequest);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const before = receives;
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      const idle = receives - before;
+      // One receiver polling 1 s waits: about 4 in 4 s; four of them would make about 16.
+      expect(idle).toBeGreaterThanOrEqual(2);
+      expect(idle).toBeLessThanOrEqual(6);
+      // Events wake the resting receivers; all of them arrive.
+      await Promise.all(Array.from({ length: 30 }, (_, i) => t.publish(message(topic, i, `k${i % 5}`))));
+      await waitUntil(() => got.length === 30, 'the 30 events');
+      await sub.close();
+    } finally {
+      proxy.close();
+    }
   });
 
   it('uses a queue created earlier with other settings as it is', async () => {

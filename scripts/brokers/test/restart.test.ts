@@ -16,6 +16,7 @@ import {
   GetQueueAttributesCommand,
   type Message,
   ReceiveMessageCommand,
+  SendMessageBatchCommand,
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
@@ -211,6 +212,57 @@ describe.skipIf(!sqsUrl || !restartAllowed('sqs'))(
         ['in-flight-released', '2'],
       ]);
       expect((await receive(fifo, 10)).map((m) => m.Body)).toEqual(['fifo-1']);
+    });
+
+    it('answers on its port only once every message is restored (clients never see it half restored)', {
+      timeout: RESTART_TIMEOUT,
+    }, async () => {
+      // Enough messages that restoring them takes a while: ElasticMQ itself answers before it is done.
+      const QueueName = `${unique('gate')}.fifo`;
+      const { QueueUrl } = await sqs.send(
+        new CreateQueueCommand({
+          QueueName,
+          Attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'true' },
+        }),
+      );
+      queues.push(QueueUrl as string);
+      const total = 3_000;
+      for (let i = 0; i < total; i += 10) {
+        await sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl,
+            Entries: Array.from({ length: 10 }, (_, j) => ({
+              Id: String(j),
+              MessageBody: `m${i + j}`,
+              MessageGroupId: `g${(i + j) % 7}`,
+            })),
+          }),
+        );
+      }
+      // A client that keeps asking through the restart, as consumers do: its first answers must show all.
+      const seen: string[] = [];
+      let restarting = true;
+      const asking = (async () => {
+        while (restarting) {
+          try {
+            const { Attributes } = await sqs.send(
+              new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+            );
+            seen.push(Attributes?.ApproximateNumberOfMessages ?? 'none');
+          } catch (error) {
+            const e = error as Error & { code?: string };
+            // Refused connections: the broker is down. Anything else is an answer of a broker not ready.
+            if (!/ECONNREFUSED|ECONNRESET|EPIPE|socket hang up/i.test(`${e.code} ${e.name} ${e.message}`))
+              seen.push(`${e.name}: ${e.message}`);
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }
+      })();
+      await restart('sqs');
+      restarting = false;
+      await asking;
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.filter((answer) => answer !== String(total))).toEqual([]);
     });
   },
 );
