@@ -3,7 +3,8 @@
  * No code generation: `AvroValue<typeof schema>` is the decoded type, `AvroInput<typeof schema>` the type
  * `publish` accepts (fields that have a `default` may be omitted).
  *
- * Mapping: null→null, boolean→boolean, int/long/float/double→number, string→string, bytes/fixed→Uint8Array,
+ * Mapping: null→null, boolean→boolean, int/long/float/double→number (a long exact for safe integers;
+ * `{ type: 'long', jsType: 'bigint' }`→bigint, the whole int64 range), string→string, bytes/fixed→Uint8Array,
  * enum→union of its symbols, array→T[], map→Record<string, T>, union→union of branches,
  * record→object. Logical types: timestamp-millis, timestamp-micros, date→Date; uuid→string;
  * decimal→string (exact, e.g. "12.30"). A reference to a named type by name maps to `unknown`.
@@ -56,23 +57,25 @@ export type Value<S, Input extends boolean> = S extends string
   ? Primitive<S>
   : S extends readonly unknown[]
     ? Value<S[number], Input>
-    : S extends { readonly logicalType: infer L; readonly type: infer B }
-      ? Logical<L, Value<B, Input>>
-      : S extends { readonly type: 'record' | 'error'; readonly fields: infer F extends readonly Field[] }
-        ? RecordValue<F, Input>
-        : S extends { readonly type: 'enum'; readonly symbols: readonly (infer Sym)[] }
-          ? Sym
-          : S extends { readonly type: 'array'; readonly items: infer I }
-            ? Input extends true
-              ? readonly Value<I, Input>[]
-              : Value<I, Input>[]
-            : S extends { readonly type: 'map'; readonly values: infer V }
-              ? Record<string, Value<V, Input>>
-              : S extends { readonly type: 'fixed' }
-                ? Uint8Array
-                : S extends { readonly type: infer T extends string }
-                  ? Primitive<T>
-                  : unknown;
+    : S extends { readonly type: 'long'; readonly jsType: 'bigint' }
+      ? bigint
+      : S extends { readonly logicalType: infer L; readonly type: infer B }
+        ? Logical<L, Value<B, Input>>
+        : S extends { readonly type: 'record' | 'error'; readonly fields: infer F extends readonly Field[] }
+          ? RecordValue<F, Input>
+          : S extends { readonly type: 'enum'; readonly symbols: readonly (infer Sym)[] }
+            ? Sym
+            : S extends { readonly type: 'array'; readonly items: infer I }
+              ? Input extends true
+                ? readonly Value<I, Input>[]
+                : Value<I, Input>[]
+              : S extends { readonly type: 'map'; readonly values: infer V }
+                ? Record<string, Value<V, Input>>
+                : S extends { readonly type: 'fixed' }
+                  ? Uint8Array
+                  : S extends { readonly type: infer T extends string }
+                    ? Primitive<T>
+                    : unknown;
 
 /** The decoded value of an Avro schema declared `as const`. */
 export type AvroValue<S> = Value<S, false>;

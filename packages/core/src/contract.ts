@@ -10,7 +10,13 @@ import {
 } from './errors.ts';
 import { rabinFingerprint } from './fingerprint.ts';
 import { logicalTypes } from './logical-types.ts';
+import { exactLongs } from './long.ts';
 import { zodToAvro } from './zod-avro.ts';
+
+/** How every contract compiles its schemas: logical types, unions as plain values, exact longs. Fresh each
+ * time: avsc keeps the named types it meets in the options' registry. */
+const avroOptions = () =>
+  ({ logicalTypes, wrapUnions: 'never', typeHook: exactLongs }) as Partial<avro.ForSchemaOptions>;
 
 /**
  * An event contract: its CloudEvents `type`, version, topic and Avro schema, with the encoder and decoder
@@ -103,7 +109,7 @@ function compile(source: SchemaSource, recordName: string, where: string): Compi
   }
   let type: avro.Type;
   try {
-    type = avro.Type.forSchema(schema as avro.Schema, { logicalTypes, wrapUnions: 'never' });
+    type = avro.Type.forSchema(schema as avro.Schema, avroOptions());
   } catch (cause) {
     throw new ConfigError(`${where}: invalid Avro schema — ${(cause as Error).message}`, { cause });
   }
@@ -222,7 +228,7 @@ export function defineEvent<const D extends EventDefinition & SchemaSource>(defi
     }
     let outcome: avro.Resolver | DecodeError;
     try {
-      const writer = avro.Type.forSchema(JSON.parse(writerSchemaJson), { logicalTypes, wrapUnions: 'never' });
+      const writer = avro.Type.forSchema(JSON.parse(writerSchemaJson), avroOptions());
       const actual = rabinFingerprint(JSON.stringify(writer.schema())).toString('hex');
       outcome =
         actual === fingerprint
@@ -270,7 +276,9 @@ export function defineEvent<const D extends EventDefinition & SchemaSource>(defi
       try {
         value = current.type.fromBuffer(buffer.subarray(HEADER_BYTES), resolver);
       } catch (cause) {
-        throw new DecodeError(`${eventType}: corrupt Avro body — ${(cause as Error).message}`, { cause });
+        // A long beyond what a number holds exactly is no corruption: the message says what to declare.
+        const what = cause instanceof RangeError ? '' : 'corrupt Avro body — ';
+        throw new DecodeError(`${eventType}: ${what}${(cause as Error).message}`, { cause });
       }
       const decoded = current.fromAvro(value);
       if (current.zod) {

@@ -6,7 +6,8 @@ import { ConfigError, formatPath } from './errors.ts';
  * view of a value and Avro's: an optional field is `undefined` in zod and `null` on the wire.
  * Supported: string (uuid format → uuid), number (int → long, else double), boolean, date →
  * timestamp-millis, enum, literal, array, record (string keys → map), object (nested record), optional,
- * nullable, default. Anything else (transforms, bigint, unions of objects…) fails with the field's path.
+ * nullable, default; bigint → long read as bigint. Anything else (transforms, unions of objects…) fails
+ * with the field's path.
  */
 export interface DerivedAvro {
   schema: Record<string, unknown>;
@@ -64,6 +65,9 @@ function derive(schema: z.ZodType, path: (string | number)[], name: string): Nod
       return leaf((schema as AnyDef).isInt ? 'long' : 'double');
     case 'boolean':
       return leaf('boolean');
+    case 'bigint':
+      // The whole int64 range, exact (see long.ts); jsType is not part of the wire schema.
+      return leaf({ type: 'long', jsType: 'bigint' });
     case 'date':
       return leaf({ type: 'long', logicalType: 'timestamp-millis' });
     case 'enum': {
