@@ -28,7 +28,7 @@ function compare(a: number | bigint, b: number | bigint): number {
 }
 
 /** `long` as a number: exact for safe integers, refuses the rest. */
-export const numberLong = avro.types.LongType.__with({
+const exactNumberLong = avro.types.LongType.__with({
   fromBuffer(buffer: Buffer): number {
     const value = buffer.readBigInt64LE(0);
     if (value < MIN_SAFE || value > MAX_SAFE) {
@@ -43,6 +43,41 @@ export const numberLong = avro.types.LongType.__with({
   toJSON: (value: number) => value,
   isValid: (value: unknown) => typeof value === 'number' && Number.isSafeInteger(value),
   compare,
+});
+
+/** Below this magnitude avsc's own varint arithmetic is exact (the zigzag value stays within 2^53). */
+const FAST = 2 ** 52;
+
+interface Tap {
+  pos: number;
+  readLong(): number;
+  writeLong(value: number): void;
+}
+type Codec = { _read(tap: Tap): unknown; _write(tap: Tap, value: unknown): void };
+
+/**
+ * The exact number long with avsc's fast varint path for the values it gets right (|n| < 2^52: nearly every
+ * real value); the rest goes through the exact bytes. A value read past 2^52 is read again exactly.
+ */
+export const numberLong: avro.Type = Object.create(exactNumberLong, {
+  _read: {
+    value(this: Codec, tap: Tap): unknown {
+      const start = tap.pos;
+      const value = tap.readLong();
+      if (value > -FAST && value < FAST) return value;
+      tap.pos = start;
+      return (exactNumberLong as unknown as Codec)._read.call(this, tap);
+    },
+  },
+  _write: {
+    value(this: Codec, tap: Tap, value: unknown): void {
+      if (typeof value === 'number' && value > -FAST && value < FAST && Number.isInteger(value)) {
+        tap.writeLong(value);
+      } else {
+        (exactNumberLong as unknown as Codec)._write.call(this, tap, value);
+      }
+    },
+  },
 });
 
 /** `long` as a bigint: the whole int64 range. */
