@@ -8,6 +8,8 @@ import type { MessageProperties, Options } from 'amqplib';
 export const PARTITION_KEY_HEADER = 'cloudEvents_partitionkey';
 const CORE_PREFIX = 'ce_';
 const AMQP_PREFIX = 'cloudEvents_';
+/** The binding's own example names attributes `cloudEvents:<attr>`; received either way. */
+const AMQP_COLON_PREFIX = 'cloudEvents:';
 const AMQP_ID = `${AMQP_PREFIX}id`;
 const AMQP_TYPE = `${AMQP_PREFIX}type`;
 const AMQP_TIME = `${AMQP_PREFIX}time`;
@@ -27,12 +29,12 @@ function toAmqpName(name: string): string {
   return out;
 }
 
-/** `cloudEvents_x` → `ce_x`, memoized like {@link toAmqpName}. */
+/** `cloudEvents_x` (or `cloudEvents:x`) → `ce_x`, memoized like {@link toAmqpName}. */
 const coreNames = new Map<string, string>();
 function toCoreName(name: string): string {
   let out = coreNames.get(name);
   if (out === undefined) {
-    out = CORE_PREFIX + name.slice(AMQP_PREFIX.length);
+    out = CORE_PREFIX + name.slice(AMQP_PREFIX.length); // both prefixes are 12 characters
     if (coreNames.size >= 1024) coreNames.clear();
     coreNames.set(name, out);
   }
@@ -97,19 +99,37 @@ export function fromAmqpProperties(properties: MessageProperties): {
       if (!Object.hasOwn(amqpHeaders, name)) continue;
       const value: unknown = amqpHeaders[name];
       if (BROKER_HEADERS.has(name) || value === undefined || value === null) continue;
-      const text = headerText(value);
-      if (name === PARTITION_KEY_HEADER) key = text;
-      else headers[name.startsWith(AMQP_PREFIX) ? toCoreName(name) : name] = text;
+      const attribute = name.startsWith(AMQP_PREFIX) || name.startsWith(AMQP_COLON_PREFIX);
+      const text = headerText(value, attribute);
+      if (name === PARTITION_KEY_HEADER || name === 'cloudEvents:partitionkey') key = text;
+      else headers[attribute ? toCoreName(name) : name] = text;
     }
   }
   if (typeof properties.contentType === 'string') headers['content-type'] = properties.contentType;
   return key === undefined ? { headers } : { headers, key };
 }
 
-/** Header values from other publishers may be numbers, booleans, bytes or tables: the core takes strings. */
-function headerText(value: unknown): string {
+/**
+ * Header values from other publishers may be AMQP-typed: the core takes strings. CloudEvents attributes get
+ * the canonical string forms of the AMQP binding's type mapping (a timestamp as RFC 3339 — how a
+ * `cloudEvents_time` of AMQP type timestamp arrives; binary as base64); other headers bytes as UTF-8 text.
+ */
+function headerText(value: unknown, attribute: boolean): string {
   if (typeof value === 'string') return value;
-  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  if (Buffer.isBuffer(value)) return value.toString(attribute ? 'base64' : 'utf8');
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'object' && value !== null && '!' in value) {
+    // amqplib's typed values: { '!': 'timestamp', value: seconds }, { '!': 'decimal', value: { places, digits } }
+    const typed = value as { '!': string; value: unknown };
+    if (typed['!'] === 'timestamp' && typeof typed.value === 'number') {
+      return new Date(typed.value * 1000).toISOString();
+    }
+    if (typed['!'] === 'decimal') {
+      const { places, digits } = typed.value as { places: number; digits: number };
+      const text = String(digits).padStart(places + 1, '0');
+      return places > 0 ? `${text.slice(0, -places)}.${text.slice(-places)}` : text;
+    }
+  }
   if (typeof value === 'object') return JSON.stringify(value);
   return String(value);
 }

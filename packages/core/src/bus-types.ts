@@ -5,8 +5,13 @@ export interface EventContext {
   /** CloudEvents id: the same on every redelivery and duplicate. */
   id: string;
   type: string;
+  /** CloudEvents source (REQUIRED: an event without it is dead-lettered, as one without `id`). */
   source: string;
-  time: Date;
+  /**
+   * CloudEvents time. OPTIONAL in CloudEvents: omnibus always sets it, other producers may not — then it is
+   * `undefined` (never an invalid Date; an unreadable time dead-letters the event, saying so).
+   */
+  time: Date | undefined;
   key: string | undefined;
   /** 1 on the first attempt, counting retries (and broker redeliveries where the broker counts them). */
   attempt: number;

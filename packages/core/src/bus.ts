@@ -48,6 +48,9 @@ import { settlesWithin } from './retry.ts';
 import { closeOnSignals, type SignalOptions } from './signals.ts';
 import type { Capabilities, Delivery, OutgoingMessage, Transport } from './transport.ts';
 
+/** What an event must carry (CloudEvents 1.0 REQUIRED attributes, in the core's header names). */
+const REQUIRED_ATTRIBUTES = ['ce_id', 'ce_source', 'ce_specversion', 'ce_type'] as const;
+
 export type {
   CloseOptions,
   DeadLetter,
@@ -240,16 +243,29 @@ export class Bus {
         const { attrs, user } = splitHeaders(delivery.headers);
         const event = contract.decode(delivery.body, attrs[WRITER_SCHEMA_HEADER]);
         const id = attrs.ce_id;
-        if (!id || attrs.ce_type !== contract.type) {
+        const source = attrs.ce_source;
+        // CloudEvents REQUIRED attributes: without one the event is not a CloudEvent; dead-lettered, saying which.
+        const missing = REQUIRED_ATTRIBUTES.filter((name) => !attrs[name]);
+        if (missing.length > 0) {
           throw new DecodeError(
-            `event on ${topic} lacks a ce_id or has type "${attrs.ce_type}" instead of "${contract.type}"`,
+            `event on ${topic} lacks the CloudEvents attribute(s) ${missing.join(', ')} (REQUIRED; names per binding: ce_ on Kafka, cloudEvents_ on AMQP)`,
           );
         }
-        const time = new Date(attrs.ce_time ?? Number.NaN);
+        if (attrs.ce_type !== contract.type) {
+          throw new DecodeError(
+            `event on ${topic} has type "${attrs.ce_type}" instead of "${contract.type}"`,
+          );
+        }
+        const time = attrs.ce_time ? new Date(attrs.ce_time) : undefined;
+        if (time && Number.isNaN(time.getTime())) {
+          throw new DecodeError(
+            `event on ${topic} has ce_time "${attrs.ce_time}", not an RFC 3339 timestamp`,
+          );
+        }
         const context = {
-          id,
+          id: id!,
           type: contract.type,
-          source: attrs.ce_source ?? '',
+          source: source!,
           time,
           key: delivery.key,
           headers: user,
