@@ -136,7 +136,7 @@ export class Bus {
         datacontenttype: CONTENT_TYPE,
         dataschema: dataSchemaOf(contract),
       },
-      this.#embedSchema ? contract.schemaJson : undefined,
+      this.#embedSchema ? contract.writerSchemaJson : undefined,
     );
     // Without user headers the attributes are the headers (same names, same order): no second copy.
     const headers = own ? Object.assign(own, attributes) : attributes;

@@ -32,6 +32,12 @@ export interface EventContract<T = unknown, In = T> {
   readonly topic: string;
   /** The writer schema in Avro Parsing Canonical Form. */
   readonly schemaJson: string;
+  /**
+   * The full writer schema: logical types (with a decimal's precision and scale), defaults and docs, which
+   * the canonical form strips. Embedded in each event (`ce_omnibusschema`), so a reader that has only the
+   * event reads timestamps as timestamps; the fingerprint is over its canonical form.
+   */
+  readonly writerSchemaJson: string;
   /** CRC-64-AVRO fingerprint of `schemaJson`, hex. */
   readonly fingerprint: string;
   /** Validates a payload; returns the value that will be encoded. Throws {@link ValidationError}. */
@@ -87,6 +93,7 @@ const MAX_LEARNED_WRITERS = 64;
 interface Compiled {
   type: avro.Type;
   schemaJson: string;
+  writerSchemaJson: string;
   fingerprint: string;
   toAvro: (v: unknown) => unknown;
   fromAvro: (v: unknown) => unknown;
@@ -118,6 +125,7 @@ function compile(source: SchemaSource, recordName: string, where: string): Compi
   return {
     type,
     schemaJson,
+    writerSchemaJson: JSON.stringify(type.schema({ exportAttrs: true })),
     fingerprint: rabinFingerprint(schemaJson).toString('hex'),
     toAvro,
     fromAvro,
@@ -253,6 +261,7 @@ export function defineEvent<const D extends EventDefinition & SchemaSource>(defi
     version,
     topic: definition.topic ?? eventType,
     schemaJson: current.schemaJson,
+    writerSchemaJson: current.writerSchemaJson,
     fingerprint: current.fingerprint,
     validate,
     encode(payload) {

@@ -71,6 +71,12 @@ class Decimal extends LogicalType {
     this.scale = s.scale ?? 0;
     this.precision = s.precision ?? 38;
   }
+  /** Part of the full schema (`schema({ exportAttrs: true })`): a reader needs them to read the bytes. */
+  protected override _export(schema: avro.Schema): void {
+    const attrs = schema as { precision?: number; scale?: number };
+    attrs.precision = this.precision;
+    attrs.scale = this.scale;
+  }
   override _fromValue(bytes: Buffer): string {
     let unscaled = 0n;
     for (const b of bytes) unscaled = (unscaled << 8n) | BigInt(b);

@@ -168,6 +168,42 @@ describe('evolution', () => {
     expect(Old.decode(New.encode({ id: 'a', size: 3 }), New.schemaJson)).toEqual({ id: 'a' });
   });
 
+  it('embeds the full writer schema: logical types, decimal precision and scale, defaults', () => {
+    const Priced = defineEvent({
+      type: 'priced',
+      version: 2,
+      avro: {
+        type: 'record',
+        name: 'Priced',
+        fields: [
+          { name: 'at', type: { type: 'long', logicalType: 'timestamp-millis' } },
+          { name: 'price', type: { type: 'bytes', logicalType: 'decimal', precision: 9, scale: 2 } },
+          { name: 'note', type: 'string', default: '' },
+        ],
+      } as const,
+    });
+    const full = JSON.parse(Priced.writerSchemaJson);
+    expect(full.fields).toEqual([
+      { name: 'at', type: { type: 'long', logicalType: 'timestamp-millis' } },
+      { name: 'price', type: { type: 'bytes', logicalType: 'decimal', precision: 9, scale: 2 } },
+      { name: 'note', type: 'string', default: '' },
+    ]);
+    // The fingerprint stays that of the canonical form; a reader that knows only the event reads it whole.
+    expect(rabinFingerprint(Priced.schemaJson).toString('hex')).toBe(Priced.fingerprint);
+    const Reader = defineEvent({
+      type: 'priced',
+      version: 1,
+      avro: {
+        type: 'record',
+        name: 'Priced',
+        fields: [{ name: 'at', type: { type: 'long', logicalType: 'timestamp-millis' } }],
+      } as const,
+    });
+    const at = new Date('2026-01-02T03:04:05.678Z');
+    const bytes = Priced.encode({ at, price: '12.30' });
+    expect(Reader.decode(bytes, Priced.writerSchemaJson)).toEqual({ at });
+  });
+
   it('fails early on an incompatible declared evolution, and checkCompatibility explains', () => {
     const broken = {
       type: 'record',
