@@ -14,7 +14,7 @@ describe.skipIf(!url)('rabbitmq: events from a producer that is not omnibus', ()
   const fixture = new Fixture(url!);
   afterEach(() => fixture.cleanUp());
 
-  it('reads native AMQP attribute types and both prefixes of the binding', async () => {
+  it('reads native AMQP attribute types, both prefixes of the binding, and the structured content mode', async () => {
     const topic = uniqueTopic('foreign');
     const Thing = defineEvent({
       type: 'foreign.thing',
@@ -30,13 +30,21 @@ describe.skipIf(!url)('rabbitmq: events from a producer that is not omnibus', ()
     const connection = await amqp.connect(url!);
     const channel = await connection.createConfirmChannel();
     const time = new Date('2026-05-06T07:08:09.000Z');
-    const send = (n: number, headers: Record<string, unknown>) =>
+    const send = (n: number, headers: Record<string, unknown>, structured?: Record<string, unknown>) =>
       new Promise<void>((resolve, reject) =>
         channel.publish(
           exchangeName(topic),
           String(partitionOf('order-1', 4)),
-          Thing.encode({ n }),
-          { contentType: 'application/avro', persistent: true, headers },
+          structured
+            ? Buffer.from(
+                JSON.stringify({ ...structured, data_base64: Thing.encode({ n }).toString('base64') }),
+              )
+            : Thing.encode({ n }),
+          {
+            contentType: structured ? 'application/cloudevents+json' : 'application/avro',
+            persistent: true,
+            headers,
+          },
           (error) => (error ? reject(error) : resolve()),
         ),
       );
@@ -57,16 +65,30 @@ describe.skipIf(!url)('rabbitmq: events from a producer that is not omnibus', ()
       cloudEvents_partitionkey: 'order-1',
       'x-count': 3,
     });
+    // Structured content mode: the attributes and the Avro bytes in one JSON body, the key as an extension.
+    await send(
+      3,
+      {},
+      {
+        specversion: '1.0',
+        id: 'a-3',
+        source: 'urn:example:java-service',
+        type: Thing.type,
+        time: time.toISOString(),
+        partitionkey: 'order-1',
+      },
+    );
     await connection.close();
     await until(
-      () => seen.length === 2,
-      () => `${seen.length} of 2 events`,
+      () => seen.length === 3,
+      () => `${seen.length} of 3 events`,
     );
     expect(
       seen.map(({ n, context }) => [n, context.id, context.source, context.time?.toISOString(), context.key]),
     ).toEqual([
       [1, 'a-1', 'urn:example:java-service', time.toISOString(), 'order-1'],
       [2, 'a-2', 'urn:example:java-service', time.toISOString(), 'order-1'],
+      [3, 'a-3', 'urn:example:java-service', time.toISOString(), 'order-1'],
     ]);
     expect(seen[1]!.context.headers).toEqual({ 'x-count': '3' });
     await bus.close();

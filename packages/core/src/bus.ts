@@ -15,8 +15,10 @@ import {
   CONTENT_TYPE,
   DEAD_LETTER_HEADERS,
   encodedSize,
+  fromStructured,
   isReservedHeader,
   newEventId,
+  STRUCTURED_CONTENT_TYPE,
   splitHeaders,
   WRITER_SCHEMA_HEADER,
 } from './envelope.ts';
@@ -240,8 +242,18 @@ export class Bus {
     await this.provision(contract, { groups: [o.group], deadLetterTopic });
     return this.#consume<{ event: T; context: Omit<EventContext, 'attempt'> }>(topic, o, deadLetterTopic, {
       prepare: (delivery) => {
-        const { attrs, user } = splitHeaders(delivery.headers);
-        const event = contract.decode(delivery.body, attrs[WRITER_SCHEMA_HEADER]);
+        let { attrs, user } = splitHeaders(delivery.headers);
+        let body = delivery.body;
+        let key = delivery.key;
+        if (attrs['content-type']?.startsWith(STRUCTURED_CONTENT_TYPE)) {
+          // Structured content mode (a CloudEvents SDK's default): the event is JSON around the Avro bytes.
+          const structured = fromStructured(body);
+          attrs = structured.attrs;
+          user = { ...user, ...structured.extensions };
+          body = structured.data;
+          key ??= structured.extensions.partitionkey; // the partitioning extension, where the binding has no key
+        }
+        const event = contract.decode(body, attrs[WRITER_SCHEMA_HEADER]);
         const id = attrs.ce_id;
         const source = attrs.ce_source;
         // CloudEvents REQUIRED attributes: without one the event is not a CloudEvent; dead-lettered, saying which.
@@ -267,7 +279,7 @@ export class Bus {
           type: contract.type,
           source: source!,
           time,
-          key: delivery.key,
+          key,
           headers: user,
           topic,
           group: o.group,

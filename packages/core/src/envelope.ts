@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DecodeError } from './errors.ts';
 
 /**
  * CloudEvents 1.0 attributes carried with every event. The core writes them under its own header names
@@ -81,6 +82,63 @@ export function splitHeaders(headers: Record<string, string>): {
     else if (!name.startsWith('omnibus-')) user[name] = headers[name]!;
   }
   return { attrs, user };
+}
+
+/** Structured content mode of CloudEvents (the JSON event format) — what binary-mode producers do not send. */
+export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
+const STRUCTURED_ATTRIBUTES: Record<string, string> = {
+  id: 'ce_id',
+  type: 'ce_type',
+  source: 'ce_source',
+  specversion: 'ce_specversion',
+  time: 'ce_time',
+  dataschema: 'ce_dataschema',
+  datacontenttype: 'content-type',
+  omnibusschema: WRITER_SCHEMA_HEADER,
+};
+
+/**
+ * A structured-mode event (`application/cloudevents+json`, e.g. from a CloudEvents SDK) as the binary
+ * mode's parts: its attributes under the core's header names, its extension attributes as headers, and the
+ * Avro single-object bytes from `data_base64`. JSON `data` is refused: omnibus events are Avro bytes.
+ */
+export function fromStructured(body: Uint8Array): {
+  attrs: Record<string, string>;
+  extensions: Record<string, string>;
+  data: Uint8Array;
+} {
+  let event: unknown;
+  try {
+    event = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+  } catch {
+    throw new DecodeError(`a structured CloudEvent (${STRUCTURED_CONTENT_TYPE}) that is not JSON`);
+  }
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+    throw new DecodeError(`a structured CloudEvent (${STRUCTURED_CONTENT_TYPE}) that is not a JSON object`);
+  }
+  const attrs: Record<string, string> = {};
+  const extensions: Record<string, string> = {};
+  let data: Uint8Array | undefined;
+  for (const [name, value] of Object.entries(event)) {
+    if (name === 'data_base64') {
+      if (typeof value === 'string') data = Buffer.from(value, 'base64');
+      continue;
+    }
+    if (name === 'data') {
+      throw new DecodeError(
+        'a structured CloudEvent with JSON `data`: omnibus events are Avro single-object bytes, in `data_base64`',
+      );
+    }
+    if (value === null || value === undefined) continue;
+    const text =
+      typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
+    const header = STRUCTURED_ATTRIBUTES[name];
+    if (header) attrs[header] = text;
+    else extensions[name] = text;
+  }
+  if (!data)
+    throw new DecodeError('a structured CloudEvent without `data_base64` (the Avro single-object bytes)');
+  return { attrs, extensions, data };
 }
 
 /** Is `name` reserved for omnibus (users may not set it)? */

@@ -39,3 +39,53 @@ it('CloudEvents attributes: time is optional, the REQUIRED ones are required, an
   expect(letters[1]!.error).toMatch(/ce_time "yesterday", not an RFC 3339 timestamp/);
   await bus.close();
 });
+
+it('structured content mode: the JSON event format with the Avro bytes in data_base64, as a CloudEvents SDK sends it', async () => {
+  const bus = await createBus({ url: 'memory://structured' });
+  const handled: { n: number; context: EventContext }[] = [];
+  const letters: DeadLetter[] = [];
+  await bus.subscribe(
+    Thing,
+    { group: 'g', maxAttempts: 1 },
+    (event, context) => void handled.push({ n: event.n, context }),
+  );
+  await bus.subscribeDeadLetters(Thing, {}, (letter) => void letters.push(letter));
+  const structured = (event: Record<string, unknown>) =>
+    bus.publishRaw({
+      topic: Thing.topic,
+      key: 'k',
+      body: Buffer.from(JSON.stringify(event)),
+      headers: { 'content-type': 'application/cloudevents+json; charset=UTF-8' },
+    });
+  const attributes = {
+    specversion: '1.0',
+    id: 's1',
+    source: 'urn:sdk',
+    type: Thing.type,
+    datacontenttype: 'application/avro',
+  };
+  await structured({
+    ...attributes,
+    time: '2026-07-08T09:10:11Z',
+    tenant: 'acme',
+    data_base64: Thing.encode({ n: 7 }).toString('base64'),
+  });
+  await structured({ ...attributes, id: 's2', data: { n: 8 } });
+  const deadline = Date.now() + 3_000;
+  while ((handled.length < 1 || letters.length < 1) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  expect(
+    handled.map(({ n, context }) => [
+      n,
+      context.id,
+      context.source,
+      context.time?.toISOString(),
+      context.headers,
+    ]),
+  ).toEqual([[7, 's1', 'urn:sdk', '2026-07-08T09:10:11.000Z', { tenant: 'acme' }]]);
+  expect(letters.map((l) => l.error)).toEqual([
+    expect.stringMatching(/JSON `data`: omnibus events are Avro single-object bytes, in `data_base64`/),
+  ]);
+  await bus.close();
+});
