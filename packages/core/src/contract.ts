@@ -78,6 +78,12 @@ export interface EventDefinition {
   previousVersions?: ({ version: number } & SchemaSource)[];
   /** Rule checked between this version and each of `previousVersions`. @default 'backward' */
   compatibility?: Compatibility;
+  /**
+   * Other writer schemas this consumer reads — e.g. a newer version that a producer which is not omnibus
+   * writes without the writer-schema header (such an event is otherwise dead-lettered as an unknown
+   * writer). Each must be readable by this version: checked at definition time, whatever `compatibility`.
+   */
+  acceptedWriters?: ({ version: number } & SchemaSource)[];
 }
 
 type Inferred<D> = D extends { zod: infer Z extends z.ZodType }
@@ -197,6 +203,23 @@ export function defineEvent<const D extends EventDefinition & SchemaSource>(defi
     }
     if (resolver) writers.set(old.fingerprint, { compiled: old, resolver });
   }
+  for (const accepted of definition.acceptedWriters ?? []) {
+    const writer = compile(
+      accepted,
+      recordName,
+      `defineEvent(${eventType} accepted writer v${accepted.version})`,
+    );
+    try {
+      writers.set(writer.fingerprint, {
+        compiled: writer,
+        resolver: current.type.createResolver(writer.type),
+      });
+    } catch (error) {
+      throw new IncompatibleSchemaError(
+        `${eventType}: v${version} cannot read the accepted writer v${accepted.version}: ${(error as Error).message}`,
+      );
+    }
+  }
 
   const learned = new Map<string, avro.Resolver | DecodeError>();
 
@@ -231,7 +254,7 @@ export function defineEvent<const D extends EventDefinition & SchemaSource>(defi
     if (cached) return cached;
     if (!writerSchemaJson) {
       throw new DecodeError(
-        `${eventType}: unknown writer schema ${fingerprint} — the producer uses a version this consumer does not know (add it to previousVersions, or let producers embed the writer schema)`,
+        `${eventType}: unknown writer schema ${fingerprint} — the producer uses a version this consumer does not know (add it to previousVersions or acceptedWriters, or let producers embed the writer schema)`,
       );
     }
     let outcome: avro.Resolver | DecodeError;

@@ -168,6 +168,32 @@ describe('evolution', () => {
     expect(Old.decode(New.encode({ id: 'a', size: 3 }), New.schemaJson)).toEqual({ id: 'a' });
   });
 
+  it('acceptedWriters: reads a newer writer that sends no schema header; refuses one it cannot read', () => {
+    const Newer = defineEvent({ type: 'thing', version: 3, avro: v2 });
+    const Plain = defineEvent({ type: 'thing', version: 1, avro: v1 });
+    // Without the header, an unknown writer is an error naming what to do…
+    expect(() => Plain.decode(Newer.encode({ id: 'a', size: 3 }))).toThrow(
+      /unknown writer schema.*acceptedWriters/,
+    );
+    // …with the writer declared, it is read.
+    const Accepting = defineEvent({
+      type: 'thing',
+      version: 1,
+      avro: v1,
+      acceptedWriters: [{ version: 3, avro: v2 }],
+    });
+    expect(Accepting.decode(Newer.encode({ id: 'a', size: 3 }))).toEqual({ id: 'a' });
+    const unreadable = { type: 'record', name: 'Thing', fields: [{ name: 'id', type: 'int' }] } as const;
+    expect(() =>
+      defineEvent({
+        type: 'thing',
+        version: 1,
+        avro: v1,
+        acceptedWriters: [{ version: 9, avro: unreadable }],
+      }),
+    ).toThrow(/cannot read the accepted writer v9/);
+  });
+
   it('embeds the full writer schema: logical types, decimal precision and scale, defaults', () => {
     const Priced = defineEvent({
       type: 'priced',
