@@ -127,7 +127,7 @@ it('memory: counts what a group has not acknowledged, waiting or held, per group
 });
 
 it('bus.lag() reports each (topic, group) the bus consumes once, dead-letter readers included', async () => {
-  const b = await bus('memory://lag-bus');
+  const b = await bus({ url: 'memory://lag-bus' });
   const held = gate();
   let started = 0;
   const handler = async () => {
