@@ -263,6 +263,34 @@ it('the gauge skips a bus whose lag cannot be read and reports it to onError onc
   await meterProvider.shutdown();
 });
 
+it('a lag read that outlasts the collection time-out is joined by the next collection, not repeated', async () => {
+  const reader = new ManualReader();
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  let calls = 0;
+  const answer = gate();
+  const b = await bus({
+    transport: withLag('memory://lag-slow', async () => {
+      calls++;
+      await answer.closed;
+      return 5;
+    }),
+    middleware: [openTelemetry({ meterProvider, traces: false })],
+  });
+  await b.subscribe(Job, { group: 'g' }, () => {});
+  for (let i = 0; i < 3; i++) {
+    const { resourceMetrics } = await reader.collect({ timeoutMillis: 20 });
+    const lag = resourceMetrics.scopeMetrics
+      .flatMap((m) => m.metrics)
+      .find((m) => m.descriptor.name === METRICS.lag);
+    expect(lag?.dataPoints ?? []).toEqual([]);
+  }
+  expect(calls).toBe(1);
+  answer.open();
+  await expect.poll(async () => (await readLag(reader)).points).toEqual({ 'lag.job/g': 5 });
+  expect(calls).toBeLessThanOrEqual(2);
+  await meterProvider.shutdown();
+});
+
 it('attach hands a middleware one view per bus: its adapter, whether it closed, its lag', async () => {
   const seen: MiddlewareBus[] = [];
   const watcher: Middleware = { name: 'watcher', attach: (view) => void seen.push(view) };

@@ -1,4 +1,5 @@
 import type { Attributes, Meter, ObservableResult } from '@opentelemetry/api';
+import type { SubscriptionLag } from '../lag.ts';
 import type { Middleware, MiddlewareBus } from '../middleware.ts';
 import { errorType, handleAttributes, lagAttributes, publishAttributes } from './attributes.ts';
 
@@ -96,14 +97,21 @@ export function metricsMiddleware(meter: Meter): Required<Middleware> {
 function lagGauge(meter: Meter): { watch(bus: MiddlewareBus): void } {
   const buses = new Set<MiddlewareBus>();
   const failing = new WeakSet<MiddlewareBus>();
+  /** A read still on its way (a slow broker outlasting the collection's time-out) is joined, not repeated. */
+  const reading = new WeakMap<MiddlewareBus, Promise<SubscriptionLag[]>>();
   const gauge = meter.createObservableGauge(METRICS.lag, {
     unit: '{message}',
     description: 'Events the consumer group has not consumed yet, as the broker counts them',
   });
   const observe = async (bus: MiddlewareBus, result: ObservableResult): Promise<void> => {
-    let lags: Awaited<ReturnType<MiddlewareBus['lag']>>;
+    let read = reading.get(bus);
+    if (!read) {
+      read = bus.lag().finally(() => reading.delete(bus));
+      reading.set(bus, read);
+    }
+    let lags: SubscriptionLag[];
     try {
-      lags = await bus.lag();
+      lags = await read;
     } catch (error) {
       if (failing.has(bus) || bus.closed) return;
       failing.add(bus);
