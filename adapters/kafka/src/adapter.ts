@@ -309,6 +309,47 @@ export class KafkaTransport implements Transport {
     });
   }
 
+  /**
+   * Sum over the topic's partitions of its end offset (high watermark) minus the group's committed offset:
+   * the events the group has not committed. An ack counts once it is committed (every `commitIntervalMs`,
+   * 100 ms by default); deliveries handed out and not acked count. A partition without a committed offset
+   * counts from where the group would start: the low watermark with `fromBeginning` (the default), its end
+   * otherwise; a committed offset below the low watermark (retention deleted events) counts from there too.
+   * Exact for the offsets, two admin round trips (ListOffsets, OffsetFetch). `undefined` when the topic
+   * does not exist. Kafka cannot tell a group that never consumed from one that does not exist: both count
+   * from their start.
+   */
+  async lag(topic: string, group: string): Promise<number | undefined> {
+    if (this.#closed) throw new ClosedError('kafka transport');
+    await this.connect();
+    const admin = this.#admin!;
+    try {
+      const [ends, committed] = await Promise.all([
+        admin.fetchTopicOffsets(topic),
+        admin.fetchOffsets({ groupId: group, topics: [topic] }),
+      ]);
+      const positions = new Map(
+        (committed.find((t) => t.topic === topic)?.partitions ?? []).map((p) => [
+          p.partition,
+          Number(p.offset),
+        ]),
+      );
+      let lag = 0;
+      for (const { partition, high, low } of ends) {
+        const end = Number(high);
+        const earliest = Number(low);
+        const position = positions.get(partition) ?? -1;
+        const from =
+          position < 0 ? (this.options.fromBeginning ? earliest : end) : Math.max(position, earliest);
+        lag += Math.max(0, end - from);
+      }
+      return lag;
+    } catch (error) {
+      if (kafkaErrorTypes(error).has('UNKNOWN_TOPIC_OR_PARTITION')) return undefined;
+      throw toBrokerError(error, `reading the lag of group ${group} on ${topic}`, this.options);
+    }
+  }
+
   async subscribe(request: SubscribeRequest): Promise<TransportSubscription> {
     if (this.#closed) throw new ClosedError('kafka transport');
     await this.connect();

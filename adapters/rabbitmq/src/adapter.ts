@@ -75,6 +75,18 @@ export class RabbitMqTransport implements Transport {
     for (const group of groups) await this.#topology.ensureGroup(topic, group, deadline);
   }
 
+  /**
+   * Messages ready in the group's partition queues (`T.G.0` … `T.G.<partitions−1>`), summed: what the
+   * group has not been handed yet. Deliveries a consumer holds unacknowledged (at most its prefetch,
+   * `maxInFlight`) are not counted — AMQP does not tell them; the management API's `messages_unacknowledged`
+   * does. Exact for ready messages; one passive queue.declare per partition queue. `undefined` when the
+   * group's queues do not exist (never provisioned).
+   */
+  async lag(topic: string, group: string): Promise<number | undefined> {
+    this.#assertOpen('lag');
+    return this.#topology.readyMessages(topic, group, Date.now() + this.options.publishTimeoutMs);
+  }
+
   async subscribe(request: SubscribeRequest): Promise<TransportSubscription> {
     this.#assertOpen('subscribe');
     const subscription = new PartitionedSubscription(this.#connection, this.#topology, this.options, request);

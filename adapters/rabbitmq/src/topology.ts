@@ -33,7 +33,8 @@ const MEMBERS_QUEUE_EXPIRES_MS = 60_000;
 export class Topology {
   readonly #connection: ConnectionManager;
   readonly #options: RabbitMqOptions;
-  #channel: Promise<Channel> | undefined;
+  /** The channel declarations run on, and the one `readyMessages` asks on (a missing queue closes it). */
+  readonly #channels = new Map<'declare' | 'inspect', Promise<Channel>>();
   #declared = new Map<string, Promise<void>>();
 
   constructor(connection: ConnectionManager, options: RabbitMqOptions) {
@@ -85,10 +86,39 @@ export class Topology {
     this.#declared.clear();
   }
 
+  /**
+   * Messages ready for delivery in the group's partition queues, summed (the message count of a passive
+   * queue.declare, which leaves out deliveries a consumer holds unacknowledged), or `undefined` when a queue
+   * of the group does not exist. One round trip per partition queue, on a channel of its own.
+   */
+  async readyMessages(topic: string, group: string, deadline: number): Promise<number | undefined> {
+    const channel = await this.#getChannel(deadline, 'inspect');
+    const queues = Array.from({ length: this.#options.partitions }, (_, p) =>
+      partitionQueueName(topic, group, p),
+    );
+    const answers = await Promise.allSettled(queues.map((queue) => channel.checkQueue(queue)));
+    let ready = 0;
+    for (const answer of answers) {
+      if (answer.status === 'fulfilled') {
+        ready += answer.value.messageCount;
+        continue;
+      }
+      // A missing queue (404) closes the channel, failing the checks queued behind it too.
+      if (answers.some((a) => a.status === 'rejected' && (a.reason as { code?: number })?.code === 404))
+        return undefined;
+      throw brokerError(
+        this.#connection.target,
+        `cannot read the queue depth of group ${group} on ${topic}`,
+        answer.reason,
+      );
+    }
+    return ready;
+  }
+
   async close(): Promise<void> {
-    const channel = this.#channel;
-    this.#channel = undefined;
-    if (channel) await closeQuietly(await channel.catch(() => undefined));
+    const channels = [...this.#channels.values()];
+    this.#channels.clear();
+    for (const channel of channels) await closeQuietly(await channel.catch(() => undefined));
   }
 
   #once(id: string, deadline: number, declare: (channel: Channel) => Promise<void>): Promise<void> {
@@ -102,7 +132,7 @@ export class Topology {
   }
 
   async #declare(declare: (channel: Channel) => Promise<void>, deadline: number): Promise<void> {
-    const channel = await this.#getChannel(deadline);
+    const channel = await this.#getChannel(deadline, 'declare');
     try {
       await declare(channel);
     } catch (error) {
@@ -110,22 +140,23 @@ export class Topology {
     }
   }
 
-  #getChannel(deadline: number): Promise<Channel> {
-    if (!this.#channel) {
+  #getChannel(deadline: number, purpose: 'declare' | 'inspect'): Promise<Channel> {
+    let channel = this.#channels.get(purpose);
+    if (!channel) {
+      const forget = () => {
+        if (this.#channels.get(purpose) === opening) this.#channels.delete(purpose);
+      };
       const opening = (async () => {
-        const channel = await this.#openChannel(deadline);
-        channel.on('close', () => {
-          // A declaration error (406, 404) closes the channel: the next declaration opens another.
-          if (this.#channel === opening) this.#channel = undefined;
-        });
-        return channel;
+        const opened = await this.#openChannel(deadline);
+        // A declaration error (406, 404) closes the channel: the next declaration opens another.
+        opened.on('close', forget);
+        return opened;
       })();
-      this.#channel = opening;
-      opening.catch(() => {
-        if (this.#channel === opening) this.#channel = undefined;
-      });
+      this.#channels.set(purpose, opening);
+      opening.catch(forget);
+      channel = opening;
     }
-    return this.#channel;
+    return channel;
   }
 
   /**

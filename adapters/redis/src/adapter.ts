@@ -13,7 +13,8 @@ import {
   type TransportSubscription,
 } from '@omnibus/core';
 import { closeClient, createGroup, openClient, type RedisClient } from './connection.ts';
-import { REDIS } from './errors.ts';
+import { REDIS, toBrokerError } from './errors.ts';
+import { TopicKeys } from './keys.ts';
 import { parseRedisUrl, type RedisOptions } from './options.ts';
 import { Publisher } from './publish.ts';
 import { RedisSubscription } from './subscribe.ts';
@@ -121,6 +122,36 @@ export class RedisTransport implements Transport {
     );
   }
 
+  /**
+   * Per partition stream, the group's `lag` (entries not yet delivered to the group) plus its `pending`
+   * (delivered, not acknowledged), as XINFO GROUPS reports them, summed over the partitions: the entries the
+   * group has not acknowledged. Exact; one XINFO GROUPS per partition stream (auto-pipelined). `undefined`
+   * when the group or a stream does not exist, or Redis cannot tell: before Redis 7 (no `lag` field), or
+   * after entries were deleted by XDEL inside the group's unread range.
+   */
+  async lag(topic: string, group: string): Promise<number | undefined> {
+    if (this.#closed) throw new ClosedError('redis transport');
+    await this.connect();
+    const keys = new TopicKeys(this.options.prefix, topic);
+    const streams = Array.from({ length: this.options.partitions }, (_, p) => keys.stream(p));
+    let replies: unknown[];
+    try {
+      replies = await Promise.all(streams.map((stream) => this.#client!.xinfo('GROUPS', stream)));
+    } catch (error) {
+      if (/no such key/i.test((error as Error)?.message ?? '')) return undefined;
+      throw toBrokerError(error, `reading the lag of group ${group} on ${topic}`, this.options);
+    }
+    let total = 0;
+    for (const reply of replies) {
+      const fields = groupFields(reply, group);
+      const lag = fields?.get('lag');
+      const pending = fields?.get('pending');
+      if (typeof lag !== 'number' || typeof pending !== 'number') return undefined;
+      total += lag + pending;
+    }
+    return total;
+  }
+
   async subscribe(request: SubscribeRequest): Promise<TransportSubscription> {
     if (this.#closed) throw new ClosedError('redis transport');
     await this.connect();
@@ -151,4 +182,16 @@ export class RedisTransport implements Transport {
     })();
     return this.#closed;
   }
+}
+
+/** One group's fields from an XINFO GROUPS reply (a list of flat name/value lists), or undefined. */
+function groupFields(reply: unknown, group: string): Map<string, unknown> | undefined {
+  if (!Array.isArray(reply)) return undefined;
+  for (const entry of reply) {
+    if (!Array.isArray(entry)) continue;
+    const fields = new Map<string, unknown>();
+    for (let i = 0; i + 1 < entry.length; i += 2) fields.set(String(entry[i]), entry[i + 1]);
+    if (String(fields.get('name')) === group) return fields;
+  }
+  return undefined;
 }

@@ -125,6 +125,26 @@ export class SqsTransport implements Transport {
     await Promise.all(groups.map((group) => this.#queues!.ensure(topic, group)));
   }
 
+  /**
+   * ApproximateNumberOfMessages + ApproximateNumberOfMessagesNotVisible of the group's queue: events
+   * waiting plus those received and not deleted yet (held by a consumer, or waiting out a visibility
+   * timeout). Approximate, as SQS says: the counts lag behind sends and deletes (on AWS by up to a minute or
+   * so), so read it as a trend. One GetQueueAttributes. `undefined` when the group's queue does not exist.
+   */
+  async lag(topic: string, group: string): Promise<number | undefined> {
+    if (this.#closed) throw new ClosedError('sqs transport');
+    await this.connect();
+    try {
+      return await this.#queues!.depth(topic, group);
+    } catch (error) {
+      throw toBrokerError(
+        error,
+        `reading the queue depth of group "${group}" of topic ${topic}`,
+        this.options,
+      );
+    }
+  }
+
   async subscribe(request: SubscribeRequest): Promise<TransportSubscription> {
     if (this.#closed) throw new ClosedError('sqs transport');
     await this.connect();

@@ -159,6 +159,34 @@ export class Queues {
     return entry.queues;
   }
 
+  /**
+   * ApproximateNumberOfMessages + ApproximateNumberOfMessagesNotVisible of the group's queue: waiting, plus
+   * received and not deleted (in flight). `undefined` when the queue does not exist. One GetQueueAttributes,
+   * after a GetQueueUrl the first time.
+   */
+  async depth(topic: string, group: string): Promise<number | undefined> {
+    const name = queueName(this.#options.prefix, topic, group, this.#options.fifo);
+    const url = (await this.#known.get(name)?.catch(() => undefined))?.url ?? (await this.#url(name));
+    if (!url) return undefined;
+    let attributes: Record<string, string> | undefined;
+    try {
+      const answer = await this.#send(
+        new this.#sdk.GetQueueAttributesCommand({
+          QueueUrl: url,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      );
+      attributes = answer.Attributes;
+    } catch (error) {
+      if (!isQueueMissing(error)) throw error;
+      this.forget(topic, url);
+      return undefined;
+    }
+    const visible = Number(attributes?.ApproximateNumberOfMessages);
+    const inFlight = Number(attributes?.ApproximateNumberOfMessagesNotVisible);
+    return Number.isFinite(visible) && Number.isFinite(inFlight) ? visible + inFlight : undefined;
+  }
+
   /** Deletes the queues of the topic (the given groups and every one found by prefix); gone is done. */
   async deleteTopic(topic: string, groups: string[]): Promise<void> {
     const names = new Set(groups.map((g) => queueName(this.#options.prefix, topic, g, this.#options.fifo)));

@@ -34,8 +34,9 @@ import {
 import { dataSchemaOf } from './fingerprint.ts';
 import { type BusHealth, busHealth } from './health.ts';
 import { MemoryIdempotencyStore } from './idempotency.ts';
+import { lagOf, type SubscriptionLag } from './lag.ts';
 import { silentLogger } from './logger.ts';
-import { composeHooks, type Hooks, type Middleware } from './middleware.ts';
+import { composeHooks, type Hooks, type Middleware, type MiddlewareBus } from './middleware.ts';
 import {
   type BusOptions,
   brokerUrlOf,
@@ -77,6 +78,8 @@ export class Bus {
   readonly #middleware: Middleware[];
   /** Composed once per `use`; the consumers read it per run, so later `use` calls reach them too. */
   readonly #hooks: Hooks;
+  /** What middleware with an `attach` hook see of this bus; made for the first of them. */
+  #attached: MiddlewareBus | undefined;
   #closed: Promise<void> | undefined;
 
   constructor(transport: Transport, options: BusOptions) {
@@ -88,6 +91,7 @@ export class Bus {
     this.#onError = options.onError ?? ((error) => logger.error({ err: error }, error.message));
     this.#middleware = [...(options.middleware ?? [])];
     this.#hooks = composeHooks(this.#middleware);
+    this.#attach(this.#middleware);
   }
 
   /**
@@ -97,7 +101,26 @@ export class Bus {
   use(...middleware: Middleware[]): this {
     this.#middleware.push(...middleware);
     Object.assign(this.#hooks, composeHooks(this.#middleware));
+    this.#attach(middleware);
     return this;
+  }
+
+  #attach(middleware: readonly Middleware[]): void {
+    for (const m of middleware) {
+      if (!m.attach) continue;
+      if (!this.#attached) {
+        const bus = this;
+        this.#attached = {
+          transport: this.transport.name,
+          get closed() {
+            return bus.#closed !== undefined;
+          },
+          lag: () => this.lag(),
+          reportError: (error) => this.#onError(error),
+        };
+      }
+      m.attach(this.#attached);
+    }
   }
 
   get capabilities(): Capabilities {
@@ -388,6 +411,18 @@ export class Bus {
       this.#outbox.size,
       [...this.#consumers].map((consumer) => consumer.health()),
     );
+  }
+
+  /**
+   * The backlog of each (topic, group) this bus subscribes — dead-letter readers included, each pair once —
+   * as the broker counts it (`Transport.lag`; each adapter's README says what it counts, exactly or
+   * approximately). Unlike {@link health} it asks the broker: one or two round trips per pair, all at once.
+   * `lag` is `undefined` where the adapter cannot tell. Rejects (with the adapter's `BrokerError`) when the
+   * broker cannot be asked. A closed bus has no subscriptions: `[]`.
+   */
+  async lag(): Promise<SubscriptionLag[]> {
+    if (this.#closed) return [];
+    return lagOf(this.transport, this.#consumers);
   }
 
   #assertOpen(): void {

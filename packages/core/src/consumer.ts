@@ -55,6 +55,14 @@ export class Consumer<P> {
     this.#leases = new LeaseKeeper(settings.transport.capabilities.deliveryLeaseMs, settings.onError);
   }
 
+  get topic(): string {
+    return this.#settings.topic;
+  }
+
+  get group(): string {
+    return this.#settings.group;
+  }
+
   /** Handlers running right now. */
   get inFlight(): number {
     return this.#scheduler.running;

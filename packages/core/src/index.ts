@@ -23,9 +23,16 @@ export * from './errors.ts';
 export type { BusHealth, ConnectionState, SubscriptionHealth } from './health.ts';
 export { type IdempotencyOptions, type IdempotencyStore, MemoryIdempotencyStore } from './idempotency.ts';
 export * from './kit/index.ts';
+export type { SubscriptionLag } from './lag.ts';
 export { isLogger, type Logger, silentLogger } from './logger.ts';
 export { createMemoryAdmin, createMemoryTransport, type MemoryOptions } from './memory/transport.ts';
-export type { HandleContext, HandleOutcome, Middleware, PublishContext } from './middleware.ts';
+export type {
+  HandleContext,
+  HandleOutcome,
+  Middleware,
+  MiddlewareBus,
+  PublishContext,
+} from './middleware.ts';
 export type { BusOptions, SubscribeOptions } from './options.ts';
 export { type BackoffOptions, backoffDelay } from './retry.ts';
 export type { SignalOptions } from './signals.ts';

@@ -7,6 +7,7 @@
  * publish or fail the run by throwing. The first registered middleware is the outermost. A bus with no
  * middleware calls neither hook and allocates nothing for them.
  */
+import type { SubscriptionLag } from './lag.ts';
 
 /** What a publish middleware sees: one event on its way to the broker. */
 export interface PublishContext {
@@ -56,7 +57,22 @@ export interface HandleContext {
 }
 
 /**
- * A middleware: either hook may be left out. Throwing from `publish` rejects the publish (nothing is
+ * What {@link Middleware.attach} hands a middleware: the few things of a bus a middleware may watch, for
+ * instruments that are read rather than recorded per event (e.g. the consumer-lag gauge of `openTelemetry()`).
+ */
+export interface MiddlewareBus {
+  /** Adapter name (`kafka`, `rabbitmq`, `redis`, `sqs`, `memory`, …). */
+  readonly transport: string;
+  /** True once the bus's `close()` was called: a middleware should let go of the bus then. */
+  readonly closed: boolean;
+  /** `bus.lag()`: asks the broker for the backlog of each (topic, group) the bus subscribes. */
+  lag(): Promise<SubscriptionLag[]>;
+  /** Hands an error to the bus's `onError` (by default its logger). Report a failure once, not per attempt. */
+  reportError(error: Error): void;
+}
+
+/**
+ * A middleware: every hook may be left out. Throwing from `publish` rejects the publish (nothing is
  * sent if `next` was not called); throwing from `handle` counts as the handler failing (retry, then
  * dead-letter).
  */
@@ -67,6 +83,12 @@ export interface Middleware {
   publish?(context: PublishContext, next: () => Promise<void>): Promise<void>;
   /** Wraps each handler run; `next` runs the handler (or skips a duplicate) and rejects if it threw. */
   handle?(context: HandleContext, next: () => Promise<void>): Promise<void>;
+  /**
+   * Called once per bus the middleware is registered on (by `createBus({ middleware })` or `bus.use`), before
+   * the bus is used. One middleware may be registered on several buses. Must not throw. Buses whose
+   * middleware has no `attach` create nothing for it.
+   */
+  attach?(bus: MiddlewareBus): void;
 }
 
 /** The middlewares' hooks composed into one function per kind; `undefined` when no middleware has one. */

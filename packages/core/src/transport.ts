@@ -158,6 +158,15 @@ export interface Transport {
    * enough for a liveness probe. Without it `bus.health()` reports the connection as `unknown`.
    */
   health?(): TransportHealth;
+  /**
+   * Optional: how many events of `topic` the consumer group `group` has not consumed yet, as the broker
+   * counts them — one or two admin round trips, no consumer needed (it counts for groups no instance of
+   * this process subscribes). Resolves `undefined` when the broker cannot tell (the group or its queues do
+   * not exist, the broker version keeps no count); rejects (with a `BrokerError`) when the broker cannot be
+   * asked. Each adapter says in its README what it counts: exact or approximate, whether deliveries handed
+   * out and not acknowledged yet are included. Without it `bus.lag()` reports `undefined`.
+   */
+  lag?(topic: string, group: string): Promise<number | undefined>;
 }
 
 /** What a transport says about its connection in {@link Transport.health}. */

@@ -66,6 +66,14 @@ class Group {
     }));
   }
 
+  /** Events not acknowledged yet: waiting in the partitions, or handed to a member and not settled. */
+  get lag(): number {
+    let lag = 0;
+    for (const partition of this.partitions) lag += partition.queue.length;
+    for (const member of this.members) lag += member.unsettled.size;
+    return lag;
+  }
+
   append(message: StoredMessage, partition: number): void {
     this.partitions[partition]!.queue.push(message);
     this.schedulePump();
@@ -231,6 +239,11 @@ export class MemoryBroker {
     const state = groups.get(group) ?? new Group(this.#partitionCount, this.#leaseMs);
     groups.set(group, state);
     return state;
+  }
+
+  /** The group's {@link Group.lag}, or undefined when the group does not exist. */
+  lag(topic: string, group: string): number | undefined {
+    return this.#topics.get(topic)?.get(group)?.lag;
   }
 
   deleteGroups(topic: string, groups: string[]): void {

@@ -128,6 +128,14 @@ class MemoryTransport implements Transport {
     for (const group of groups) this.#broker.ensureGroup(topic, group);
   }
 
+  /**
+   * Exact: the events of `topic` the group has not acknowledged — waiting in its partitions plus those handed
+   * to its members and not settled yet. `undefined` for a group that was never provisioned or subscribed.
+   */
+  async lag(topic: string, group: string): Promise<number | undefined> {
+    return this.#broker.lag(topic, group);
+  }
+
   async subscribe(request: SubscribeRequest): Promise<TransportSubscription> {
     const member = this.#broker.join(request.topic, request.group, request.maxInFlight, (d) =>
       request.onDelivery(d),

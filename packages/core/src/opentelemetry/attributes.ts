@@ -27,6 +27,15 @@ export function handleAttributes(context: HandleContext): Attributes {
   };
 }
 
+/** Attributes of the consumer-lag gauge: the group's backlog on a topic. */
+export function lagAttributes(transport: string, topic: string, group: string): Attributes {
+  return {
+    'messaging.system': messagingSystem(transport),
+    'messaging.destination.name': topic,
+    'messaging.consumer.group.name': group,
+  };
+}
+
 /** `error.type` of the conventions: the error class, else `_OTHER`. */
 export function errorType(error: unknown): string {
   return error instanceof Error ? error.name || error.constructor.name : '_OTHER';

@@ -44,11 +44,12 @@ export interface OpenTelemetryOptions {
 /**
  * A middleware that traces and measures every publish and handler run after the OpenTelemetry messaging
  * semantic conventions: spans `send <topic>` (PRODUCER) and `process <topic>` (CONSUMER) joined through
- * W3C Trace Context in the event headers, and the {@link METRICS}. Register it first so it sees what the
+ * W3C Trace Context in the event headers, and the {@link METRICS} — among them the consumer-lag gauge, read
+ * from `bus.lag()` of every bus the middleware is registered on. Register it first so it sees what the
  * other middleware do: `createBus({ url, middleware: [openTelemetry(), ...] })`.
  */
 export function openTelemetry(options: OpenTelemetryOptions = {}): Middleware {
-  const layers: Required<Middleware>[] = [];
+  const layers: Layer[] = [];
   if (options.metrics !== false) {
     const meterProvider = options.meterProvider ?? metrics.getMeterProvider();
     layers.push(metricsMiddleware(meterProvider.getMeter(INSTRUMENTATION_NAME)));
@@ -59,10 +60,17 @@ export function openTelemetry(options: OpenTelemetryOptions = {}): Middleware {
     layers.push(tracingMiddleware(tracer, options.propagator ?? w3cTraceContext));
   }
   if (layers.length === 1) return layers[0]!;
-  const [outer, inner] = layers as [Required<Middleware>, Required<Middleware>];
+  const [outer, inner] = layers as [Layer, Layer];
   return {
     name: 'opentelemetry',
     publish: (context, next) => outer.publish(context, () => inner.publish(context, next)),
     handle: (context, next) => outer.handle(context, () => inner.handle(context, next)),
+    attach: (bus) => {
+      outer.attach?.(bus);
+      inner.attach?.(bus);
+    },
   };
 }
+
+/** The metrics or the tracing part: both hooks, and `attach` where the part watches the bus. */
+type Layer = Required<Omit<Middleware, 'attach'>> & Pick<Middleware, 'attach'>;

@@ -1,6 +1,7 @@
-import type { Attributes, Meter } from '@opentelemetry/api';
-import type { Middleware } from '../middleware.ts';
-import { errorType, handleAttributes, publishAttributes } from './attributes.ts';
+import type { Attributes, Meter, ObservableResult } from '@opentelemetry/api';
+import type { SubscriptionLag } from '../lag.ts';
+import type { Middleware, MiddlewareBus } from '../middleware.ts';
+import { errorType, handleAttributes, lagAttributes, publishAttributes } from './attributes.ts';
 
 /** The conventions' advice for messaging durations, in seconds. */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
@@ -17,10 +18,16 @@ export const METRICS = {
   processDuration: 'messaging.process.duration',
   /** Up-down counter of handler runs in progress. */
   active: 'omnibus.process.active',
+  /**
+   * Observable gauge: events of the topic the consumer group has not consumed yet, as the broker counts them
+   * (`bus.lag()`), per (topic, group) the bus subscribes; read at each collection.
+   */
+  lag: 'omnibus.consumer.lag',
 } as const;
 
 /** Counters by outcome, durations and handlers in flight, after the OpenTelemetry messaging conventions. */
 export function metricsMiddleware(meter: Meter): Required<Middleware> {
+  const lag = lagGauge(meter);
   const sent = meter.createCounter(METRICS.sent, { unit: '{message}', description: 'Events published' });
   const sendDuration = meter.createHistogram(METRICS.sendDuration, {
     unit: 's',
@@ -43,6 +50,8 @@ export function metricsMiddleware(meter: Meter): Required<Middleware> {
 
   return {
     name: 'opentelemetry-metrics',
+
+    attach: (bus) => lag.watch(bus),
 
     async publish(context, next) {
       const started = performance.now();
@@ -75,6 +84,55 @@ export function metricsMiddleware(meter: Meter): Required<Middleware> {
         consumed.add(1, outcomeAttributes);
         processDuration.record((performance.now() - started) / 1000, outcomeAttributes);
       }
+    },
+  };
+}
+
+/**
+ * The {@link METRICS.lag} gauge over every bus the middleware is attached to. Each collection asks each open
+ * bus for its lag (`bus.lag()`, all buses at once); closed buses are dropped. A bus whose lag cannot be read
+ * contributes nothing to that collection, and its failure goes to the bus's `onError` once — again only
+ * after a collection succeeded in between — never to the metrics pipeline.
+ */
+function lagGauge(meter: Meter): { watch(bus: MiddlewareBus): void } {
+  const buses = new Set<MiddlewareBus>();
+  const failing = new WeakSet<MiddlewareBus>();
+  /** A read still on its way (a slow broker outlasting the collection's time-out) is joined, not repeated. */
+  const reading = new WeakMap<MiddlewareBus, Promise<SubscriptionLag[]>>();
+  const gauge = meter.createObservableGauge(METRICS.lag, {
+    unit: '{message}',
+    description: 'Events the consumer group has not consumed yet, as the broker counts them',
+  });
+  const observe = async (bus: MiddlewareBus, result: ObservableResult): Promise<void> => {
+    let read = reading.get(bus);
+    if (!read) {
+      read = bus.lag().finally(() => reading.delete(bus));
+      reading.set(bus, read);
+    }
+    let lags: SubscriptionLag[];
+    try {
+      lags = await read;
+    } catch (error) {
+      if (failing.has(bus) || bus.closed) return;
+      failing.add(bus);
+      bus.reportError(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    failing.delete(bus);
+    for (const { topic, group, lag } of lags) {
+      if (lag !== undefined) result.observe(lag, lagAttributes(bus.transport, topic, group));
+    }
+  };
+  let registered = false;
+  return {
+    watch(bus) {
+      buses.add(bus);
+      if (registered) return;
+      registered = true;
+      gauge.addCallback(async (result) => {
+        for (const b of buses) if (b.closed) buses.delete(b);
+        await Promise.all([...buses].map((b) => observe(b, result)));
+      });
     },
   };
 }

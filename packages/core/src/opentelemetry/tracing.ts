@@ -21,7 +21,10 @@ import { errorType, handleAttributes, publishAttributes } from './attributes.ts'
  * (CONSUMER) around each handler run, child of the sender's span and linked to it, current while the
  * handler runs so that what it publishes joins the trace.
  */
-export function tracingMiddleware(tracer: Tracer, propagator: TextMapPropagator): Required<Middleware> {
+export function tracingMiddleware(
+  tracer: Tracer,
+  propagator: TextMapPropagator,
+): Required<Omit<Middleware, 'attach'>> {
   return {
     name: 'opentelemetry-tracing',
 
