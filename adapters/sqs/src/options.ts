@@ -63,6 +63,13 @@ export interface SqsOptions {
    * `maxMessageBytes`. @default 760000
    */
   maxMessageBytes: number;
+  /**
+   * What a publish does when the topic has no group queue (no group provisioned or subscribed, or every
+   * group queue deleted): `error` rejects with a `BrokerError` (the event was not kept anywhere), `drop`
+   * resolves and logs a warning once per topic, as pub/sub would. URL: `unroutable`.
+   * @default 'error'
+   */
+  unroutable: 'error' | 'drop';
   /** SQS requests running at once per transport (sends, deletes, visibility changes). URL: `maxConcurrency`. @default 32 */
   maxConcurrency: number;
   /** Time for one request before the SDK gives up and retries. URL: `requestTimeoutMs`. @default 30000 */
@@ -83,6 +90,7 @@ export const DEFAULT_OPTIONS: Readonly<SqsOptions> = Object.freeze({
   maxMessageBytes: 760_000,
   maxConcurrency: 32,
   requestTimeoutMs: 30_000,
+  unroutable: 'error',
 });
 
 const INTEGER_PARAMS = [
@@ -96,7 +104,7 @@ const INTEGER_PARAMS = [
   'requestTimeoutMs',
 ] as const;
 const BOOLEAN_PARAMS = ['fifo', 'tls'] as const;
-const KNOWN = ['region', 'prefix', ...INTEGER_PARAMS, ...BOOLEAN_PARAMS].join(', ');
+const KNOWN = ['region', 'prefix', 'unroutable', ...INTEGER_PARAMS, ...BOOLEAN_PARAMS].join(', ');
 const URL_SHAPE = /^(sqs):\/\/(?:([^/?#]*)@)?([^/?#]*)(?:\/([^?#]*))?(?:\?([^#]*))?(?:#.*)?$/i;
 const AWS_HOST = /^sqs[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/i;
 
@@ -126,7 +134,12 @@ export function parseSqsUrl(input: string | URL, overrides: Partial<SqsOptions> 
     else if (name === 'prefix') options.prefix = value;
     else if (name === 'tls') tls = boolean(name, value);
     else if (name === 'fifo') options.fifo = boolean(name, value);
-    else if ((INTEGER_PARAMS as readonly string[]).includes(name)) {
+    else if (name === 'unroutable') {
+      if (value !== 'error' && value !== 'drop') {
+        throw new ConfigError(`sqs URL parameter unroutable=${value} must be error or drop`);
+      }
+      options.unroutable = value;
+    } else if ((INTEGER_PARAMS as readonly string[]).includes(name)) {
       options[name as (typeof INTEGER_PARAMS)[number]] = integer(name, value, text);
     } else {
       throw new ConfigError(`unknown sqs URL parameter "${name}" — known: ${KNOWN}`);

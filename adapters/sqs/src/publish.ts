@@ -79,18 +79,28 @@ export class Publisher {
           for (const { index } of list) outcomes[index] = failure;
           return;
         }
-        if (queues.length === 0) return this.#warnOnce(topic);
+        const kept = new Array<number>(messages.length).fill(0);
         await Promise.all(
           queues.flatMap((queue) =>
             list.map(({ index, encoded }) =>
               this.#pipeline(topic, queue)
                 .add(encoded, messages[index]!)
-                .catch((error: Error) => {
-                  outcomes[index] ??= error;
-                }),
+                .then(
+                  () => {
+                    kept[index]!++;
+                  },
+                  (error: Error) => {
+                    if (error !== QUEUE_GONE) outcomes[index] ??= error;
+                  },
+                ),
             ),
           ),
         );
+        for (const { index } of list) {
+          if (outcomes[index] || kept[index]! > 0) continue;
+          if (this.#options.unroutable === 'error') outcomes[index] = unroutable(topic);
+          else this.#warnOnce(topic);
+        }
       }),
     );
     return outcomes;
@@ -110,7 +120,10 @@ export class Publisher {
     return pipeline;
   }
 
-  /** One SendMessageBatch; one outcome per entry. A deleted queue takes nothing and fails nothing. */
+  /**
+   * One SendMessageBatch; one outcome per entry. A deleted queue (its group is gone) takes nothing and
+   * answers {@link QUEUE_GONE}: the event fails only if no queue of the topic kept it.
+   */
   async #send(topic: string, queue: QueueInfo, entries: EncodedMessage[]): Promise<(Error | undefined)[]> {
     try {
       const answer = await this.#limiter.run(() =>
@@ -141,7 +154,7 @@ export class Publisher {
         // The group was deleted since the list was made: it wants no more events.
         this.#queues.forget(topic, queue.url);
         this.#pipelines.delete(queue.url);
-        return entries.map(() => undefined);
+        return entries.map(() => QUEUE_GONE);
       }
       const failure = toBrokerError(error, `publishing to topic ${topic}`, this.#options);
       return entries.map(() => failure);
@@ -153,9 +166,18 @@ export class Publisher {
     this.#warned.add(topic);
     this.#logger.warn(
       { topic },
-      '[omnibus] [sqs] topic has no group queue yet: its events are kept for no one (provision the topic with its groups first)',
+      '[omnibus] [sqs] topic has no group queue: its events are kept for no one (unroutable=drop; provision the topic with its groups first)',
     );
   }
+}
+
+/** What a deleted group queue answers a send: not a failure of the event, but not a copy kept either. */
+const QUEUE_GONE = new Error('[omnibus] [sqs] the group queue was deleted');
+
+function unroutable(topic: string): BrokerError {
+  return new BrokerError(
+    `[omnibus] [sqs] topic ${topic} has no group queue, so the event was not kept — provision("${topic}", groups) or subscribe before publishing, or set unroutable=drop`,
+  );
 }
 
 interface Pending {
@@ -237,6 +259,7 @@ class SendPipeline {
           batch.forEach((pending, i) => {
             const outcome = outcomes[i];
             if (!outcome) pending.resolve();
+            else if (outcome === QUEUE_GONE) pending.reject(outcome);
             else {
               pending.reject(outcome);
               if (this.#fifo) this.#failLater(pending.encoded.MessageGroupId!);

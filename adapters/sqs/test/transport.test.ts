@@ -130,6 +130,25 @@ describe.skipIf(!SQS_URL)('sqs: queues, fan-out discovery, limits and errors', (
     await sub.close();
   });
 
+  it('rejects an event no group queue would keep (unroutable=error), and drops it only when told to', async () => {
+    const topic = track(topicName('unroutable'), 'only');
+    const publisher = await transport();
+    const none = publisher.publish(message(topic, 0, 'k'));
+    await expect(none).rejects.toBeInstanceOf(BrokerError);
+    await expect(none).rejects.toThrow(/no group queue.*unroutable=drop/);
+    const dropping = await transport({ unroutable: 'drop' });
+    await expect(dropping.publish(message(topic, 1, 'k'))).resolves.toBeUndefined();
+    expect(parseSqsUrl(`${SQS_URL}&unroutable=drop`).unroutable).toBe('drop');
+
+    // The publisher knows the group's queue; the queue is deleted behind its back.
+    await publisher.provision(topic, ['only']);
+    await publisher.publish(message(topic, 2, 'k'));
+    const admin = await createAdmin(new URL(SQS_URL!), SQS_URL!);
+    await admin.deleteTopic(topic, ['only']);
+    await admin.close();
+    await expect(publisher.publish(message(topic, 3, 'k'))).rejects.toThrow(/no group queue/);
+  });
+
   it('refuses an event over the queue limit with a typed error, and sends the rest of the batch', async () => {
     const topic = track(topicName('limit'), 'g');
     // maxMessageBytes above what the queue takes: the queue's own limit (1 MiB, base64 counted) decides.
