@@ -168,6 +168,11 @@ export class ConnectionManager {
     );
   }
 
+  /** A separate connection with the same settings, for a step that could get a connection closed; the caller closes it. */
+  openAnother(): Promise<ChannelModel> {
+    return this.#open();
+  }
+
   async createChannel(model: ChannelModel): Promise<Channel> {
     const channel = await model.createChannel();
     channel.on('error', () => {}); // reported through 'close'; without a listener amqplib would throw

@@ -22,6 +22,16 @@ export interface RabbitMqOptions {
    * @default undefined
    */
   prefetch: number | undefined;
+  /**
+   * How a keyed event finds its partition queue. `fnv`: the topic's exchange is `direct` and the publisher
+   * picks the partition (routing key `fnv1a32(key) mod partitions`), which works on every broker but needs
+   * that routing key from a producer that is not omnibus. `hash`: the topic's exchange is `fanout`, each
+   * group has an `x-consistent-hash` exchange (plugin `rabbitmq_consistent_hash_exchange`) and the broker
+   * picks the partition from the routing key = the event's key, so any AMQP producer can publish. The
+   * topology differs: every service of a topic must use the same mode. URL: `routing`.
+   * @default 'fnv'
+   */
+  routing: 'fnv' | 'hash';
   /** AMQP heartbeat in seconds; `0` turns heartbeats off. URL: `heartbeat`. @default 10 */
   heartbeat: number;
   /** Most publishes awaiting a broker confirm at once (the confirm window). URL: `confirmWindow`. @default 256 */
@@ -59,6 +69,7 @@ export interface RabbitMqOptions {
 export const DEFAULT_OPTIONS: Readonly<RabbitMqOptions> = {
   partitions: 4,
   queueType: 'quorum',
+  routing: 'fnv',
   prefetch: undefined,
   heartbeat: 10,
   confirmWindow: 256,
@@ -104,7 +115,7 @@ const NUMERIC_PARAMS: Record<string, { option: NumericOption; min: number }> = {
   rebalanceInterval: { option: 'rebalanceIntervalMs', min: 10 },
   connectTimeout: { option: 'connectTimeoutMs', min: 1 },
 };
-const KNOWN_PARAMS = [...Object.keys(NUMERIC_PARAMS), 'queueType', 'unroutable'];
+const KNOWN_PARAMS = [...Object.keys(NUMERIC_PARAMS), 'queueType', 'routing', 'unroutable'];
 
 /**
  * Parses `amqp[s]://user:pass@host:port/vhost?partitions=4&queueType=quorum&prefetch=…`.
@@ -138,6 +149,11 @@ export function parseRabbitMqUrl(
         throw new ConfigError(`[rabbitmq] queueType=${value} in ${display} must be quorum or classic`);
       }
       options.queueType = value;
+    } else if (name === 'routing') {
+      if (value !== 'fnv' && value !== 'hash') {
+        throw new ConfigError(`[rabbitmq] routing=${value} in ${display} must be fnv or hash`);
+      }
+      options.routing = value;
     } else if (name === 'unroutable') {
       if (value !== 'error' && value !== 'drop') {
         throw new ConfigError(`[rabbitmq] unroutable=${value} in ${display} must be error or drop`);

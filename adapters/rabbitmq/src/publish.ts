@@ -3,6 +3,7 @@ import type { ConfirmChannel, Message, Options } from 'amqplib';
 import { brokerError, type ConnectionManager, closeQuietly } from './connection.ts';
 import { toAmqpProperties } from './headers.ts';
 import type { RabbitMqOptions } from './options.ts';
+import { hashRoutingKey } from './routing.ts';
 import { exchangeName, type Topology } from './topology.ts';
 
 /**
@@ -82,9 +83,7 @@ export class Publisher {
     assertPublishable(message, this.#options, 'rabbitmq');
     const deadline = Date.now() + this.#options.publishTimeoutMs;
     const properties = toAmqpProperties(message.headers, message.key);
-    const partitions = this.#options.partitions;
-    const partition =
-      message.key === undefined ? this.#spread++ % partitions : partitionOf(message.key, partitions);
+    const routingKey = this.#routingKey(message.key, properties.messageId as string);
     const content = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
     const eventType = message.headers.ce_type ?? message.topic;
     if (this.#brokerLimit !== undefined && content.byteLength > this.#brokerLimit)
@@ -96,7 +95,7 @@ export class Publisher {
         seq: this.#seq++,
         topic: message.topic,
         eventType,
-        routingKey: String(partition),
+        routingKey,
         content,
         properties: properties as Pending['properties'],
         state: 'queued',
@@ -109,6 +108,17 @@ export class Publisher {
       this.#queue.push(pending);
       this.#pump();
     });
+  }
+
+  /**
+   * routing=fnv: the partition, `fnv1a32(key) mod partitions` (unkeyed: round-robin). routing=hash: the key
+   * itself — the broker's consistent-hash exchange of each group picks the partition, as it does for any
+   * producer (see {@link hashRoutingKey}).
+   */
+  #routingKey(key: string | undefined, messageId: string): string {
+    if (this.#options.routing === 'hash') return hashRoutingKey(key, messageId);
+    const partitions = this.#options.partitions;
+    return String(key === undefined ? this.#spread++ % partitions : partitionOf(key, partitions));
   }
 
   /** Resolves once every publish made so far is settled (confirmed, failed or timed out). */

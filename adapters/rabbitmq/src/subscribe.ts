@@ -3,6 +3,7 @@ import type { Channel, ConsumeMessage } from 'amqplib';
 import { brokerError, type ConnectionManager, closeQuietly } from './connection.ts';
 import { fromAmqpProperties } from './headers.ts';
 import type { RabbitMqOptions } from './options.ts';
+import { keyOfRoutingKey } from './routing.ts';
 import { membersQueueName, partitionQueueName, type Topology } from './topology.ts';
 
 interface Partition {
@@ -257,7 +258,14 @@ export class PartitionedSubscription implements TransportSubscription {
   }
 
   #handOver(partition: Partition, channel: Channel, message: ConsumeMessage): void {
-    const { headers, key } = fromAmqpProperties(message.properties);
+    const { headers, key: headerKey } = fromAmqpProperties(message.properties);
+    // routing=hash: the routing key placed the message in its partition, so it is the key of a producer that
+    // sent no cloudEvents_partitionkey (one that publishes the plain way, exchange = topic, routing key = key).
+    const key =
+      headerKey ??
+      (this.#options.routing === 'hash'
+        ? keyOfRoutingKey(message.fields.routingKey, this.#request.topic, message.properties.messageId)
+        : undefined);
     const count = message.properties.headers?.['x-delivery-count'];
     const deliveryCount =
       typeof count === 'number'

@@ -1,6 +1,13 @@
+import { ConfigError } from '@omnibus/core';
 import type { Channel } from 'amqplib';
 import { brokerError, type ConnectionManager, closeQuietly } from './connection.ts';
 import type { RabbitMqOptions } from './options.ts';
+import {
+  declareFirstHashExchange,
+  groupExchangeName,
+  routingMismatch,
+  topicExchangeType,
+} from './routing.ts';
 
 // Topology, per topic T and group G, with P = `partitions`:
 //
@@ -12,7 +19,8 @@ import type { RabbitMqOptions } from './options.ts';
 //   subscription of G keeps one consumer on it, so its consumer count is the number of instances.
 //
 // Another group G2 binds its own T.G2.0 … T.G2.<P-1> to the same keys: fan-out between groups,
-// competing consumers inside a group.
+// competing consumers inside a group. That is routing=fnv; routing=hash (see routing.ts) makes T a fanout
+// exchange and puts a consistent-hash exchange T.G.hash between T and the group's queues.
 
 export function exchangeName(topic: string): string {
   return topic;
@@ -20,6 +28,10 @@ export function exchangeName(topic: string): string {
 
 export function partitionQueueName(topic: string, group: string, partition: number): string {
   return `${topic}.${group}.${partition}`;
+}
+
+function partitionQueueNames(topic: string, group: string, partitions: number): string[] {
+  return Array.from({ length: partitions }, (_, p) => partitionQueueName(topic, group, p));
 }
 
 export function membersQueueName(topic: string, group: string): string {
@@ -36,6 +48,8 @@ export class Topology {
   /** The channel declarations run on, and the one `readyMessages` asks on (a missing queue closes it). */
   readonly #channels = new Map<'declare' | 'inspect', Promise<Channel>>();
   #declared = new Map<string, Promise<void>>();
+  /** routing=hash: the plugin is known to be there (its first exchange was declared on a connection of its own). */
+  #hashTypeKnown = false;
 
   constructor(connection: ConnectionManager, options: RabbitMqOptions) {
     this.#connection = connection;
@@ -46,7 +60,9 @@ export class Topology {
   /** The exchange for `topic` exists. Concurrent callers share one declaration. */
   ensureExchange(topic: string, deadline: number): Promise<void> {
     return this.#once(`x\0${topic}`, deadline, async (channel) => {
-      await channel.assertExchange(exchangeName(topic), 'direct', { durable: true });
+      await channel.assertExchange(exchangeName(topic), topicExchangeType(this.#options.routing), {
+        durable: true,
+      });
     });
   }
 
@@ -56,10 +72,28 @@ export class Topology {
       await this.ensureExchange(topic, deadline);
       const exchange = exchangeName(topic);
       const queueArguments = { 'x-queue-type': this.#options.queueType, 'x-single-active-consumer': true };
-      for (let p = 0; p < this.#options.partitions; p++) {
-        const queue = partitionQueueName(topic, group, p);
-        await channel.assertQueue(queue, { durable: true, arguments: queueArguments });
-        await channel.bindQueue(queue, exchange, String(p));
+      if (this.#options.routing === 'hash') {
+        const hashExchange = groupExchangeName(topic, group);
+        if (!this.#hashTypeKnown) {
+          await declareFirstHashExchange(this.#connection, hashExchange);
+          this.#hashTypeKnown = true;
+        }
+        await channel.assertExchange(hashExchange, 'x-consistent-hash', { durable: true, internal: true });
+        // The broker numbers a consistent-hash exchange's buckets in the order its bindings were made, and
+        // after a restart in the order of the queue names: binding in name order keeps both the same, so a
+        // key stays in its partition across restarts. Weight 1 each: jump consistent hashing spreads evenly.
+        for (const queue of partitionQueueNames(topic, group, this.#options.partitions).sort()) {
+          await channel.assertQueue(queue, { durable: true, arguments: queueArguments });
+          await channel.bindQueue(queue, hashExchange, '1');
+        }
+        // Last: the topic's events reach the group once every partition is in its hash ring.
+        await channel.bindExchange(hashExchange, exchange, '');
+      } else {
+        for (let p = 0; p < this.#options.partitions; p++) {
+          const queue = partitionQueueName(topic, group, p);
+          await channel.assertQueue(queue, { durable: true, arguments: queueArguments });
+          await channel.bindQueue(queue, exchange, String(p));
+        }
       }
       await channel.assertQueue(membersQueueName(topic, group), {
         durable: false,
@@ -75,6 +109,7 @@ export class Topology {
         for (let p = 0; p < this.#options.partitions; p++)
           await channel.deleteQueue(partitionQueueName(topic, group, p));
         await channel.deleteQueue(membersQueueName(topic, group));
+        await channel.deleteExchange(groupExchangeName(topic, group)); // routing=hash; none is no error
       }
       await channel.deleteExchange(exchangeName(topic));
     }, deadline);
@@ -93,9 +128,7 @@ export class Topology {
    */
   async readyMessages(topic: string, group: string, deadline: number): Promise<number | undefined> {
     const channel = await this.#getChannel(deadline, 'inspect');
-    const queues = Array.from({ length: this.#options.partitions }, (_, p) =>
-      partitionQueueName(topic, group, p),
-    );
+    const queues = partitionQueueNames(topic, group, this.#options.partitions);
     const answers = await Promise.allSettled(queues.map((queue) => channel.checkQueue(queue)));
     let ready = 0;
     for (const answer of answers) {
@@ -136,7 +169,11 @@ export class Topology {
     try {
       await declare(channel);
     } catch (error) {
-      throw brokerError(this.#connection.target, 'cannot declare the topology', error, hintFor(error));
+      if (error instanceof ConfigError) throw error;
+      throw (
+        routingMismatch(error, this.#options, this.#connection.target.display) ??
+        brokerError(this.#connection.target, 'cannot declare the topology', error, hintFor(error))
+      );
     }
   }
 

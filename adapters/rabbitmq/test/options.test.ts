@@ -10,4 +10,12 @@ describe('amqp:// URL parsing', () => {
     expect(parse('?publishTimeoutMs=60000').publishTimeoutMs).toBe(60_000);
     expect(() => parse('?publishTimeoutMs=0')).toThrow(ConfigError);
   });
+
+  it('takes routing=fnv (the default) or routing=hash, and nothing else', () => {
+    const parse = (query: string) => parseRabbitMqUrl(new URL(`amqp://h${query}`)).options;
+    expect(parse('').routing).toBe('fnv');
+    expect(parse('?routing=hash').routing).toBe('hash');
+    expect(parse('?routing=fnv').routing).toBe('fnv');
+    expect(() => parse('?routing=consistent')).toThrow(/routing=consistent .* must be fnv or hash/);
+  });
 });

@@ -4,6 +4,7 @@ import type { Delivery, SubscribeRequest, TransportOptions } from '@omnibus/core
 import amqp from 'amqplib';
 import { RabbitMqTransport } from '../src/adapter.ts';
 import type { RabbitMqOptions } from '../src/options.ts';
+import { groupExchangeName } from '../src/routing.ts';
 import { exchangeName, membersQueueName, partitionQueueName } from '../src/topology.ts';
 
 export function uniqueTopic(label: string): string {
@@ -44,6 +45,7 @@ export class Fixture {
       for (const group of groups) {
         for (let p = 0; p < partitions; p++) await channel.deleteQueue(partitionQueueName(topic, group, p));
         await channel.deleteQueue(membersQueueName(topic, group));
+        await channel.deleteExchange(groupExchangeName(topic, group));
       }
       await channel.deleteExchange(exchangeName(topic));
     }
