@@ -54,6 +54,10 @@ export const IMAGES = {
   redisCluster: 'redis:8',
 } as const;
 
+/** RabbitMQ with the consistent-hash exchange (routing=hash), as docker-compose.yml starts it. */
+const AMQP_WITH_HASH_PLUGIN =
+  'rabbitmq-plugins enable --offline rabbitmq_consistent_hash_exchange && exec docker-entrypoint.sh rabbitmq-server';
+
 /** The one-container cluster script that docker-compose.yml runs too. */
 const REDIS_CLUSTER_SCRIPT = fileURLToPath(new URL('../container/redis-cluster.sh', import.meta.url));
 
@@ -177,6 +181,7 @@ async function startContainer(kind: BrokerKind): Promise<{ url: string; stop: ()
     case 'amqp': {
       const c = await new GenericContainer(IMAGES.amqp)
         .withExposedPorts(5672)
+        .withCommand(['bash', '-c', AMQP_WITH_HASH_PLUGIN])
         .withWaitStrategy(Wait.forLogMessage(/Server startup complete/))
         .withStartupTimeout(120_000)
         .start();
