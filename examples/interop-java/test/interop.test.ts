@@ -29,14 +29,17 @@ const PARTITIONS = 7;
 const TARGETS = [
   { broker: 'kafka', url: withPartitions(brokerUrl('kafka')) },
   { broker: 'rabbitmq', url: withPartitions(brokerUrl('amqp')) },
+  // The consistent-hash exchange: the Java producer uses the event key itself as the routing key.
+  { broker: 'rabbitmq routing=hash', url: withPartitions(brokerUrl('amqp'), { routing: 'hash' }) },
 ] as const;
 // Keys beyond ASCII too: both sides hash the key's UTF-8 bytes.
 const KEYS = ['order-7', 'order-8-ü', 'заказ-9', '🚚-10', 'order-11', 'order-12'];
 
-function withPartitions(url: string | undefined): string | undefined {
+function withPartitions(url: string | undefined, more: Record<string, string> = {}): string | undefined {
   if (!url) return undefined;
   const parsed = new URL(url);
   parsed.searchParams.set('partitions', String(PARTITIONS));
+  for (const [name, value] of Object.entries(more)) parsed.searchParams.set(name, value);
   return parsed.toString();
 }
 
@@ -140,13 +143,11 @@ describe.skipIf(tools.length > 0)('a Java service without omnibus', () => {
         const OrderPlaced = orderPlaced(topic);
         const bus = await createBus({ url: url!, source: 'urn:example:omnibus-service' });
         const running: Java[] = [];
-        // RabbitMQ: the Java side computes the routing key from the topic's partition count.
+        // RabbitMQ: the Java side computes the routing key from the topic's partition count (or, with
+        // routing=hash, sends the key as it is).
+        const routing = broker === 'rabbitmq' ? String(PARTITIONS) : broker === 'kafka' ? undefined : 'hash';
         const java = (args: string[]) => {
-          const program = new Java(
-            classpath,
-            url!,
-            broker === 'rabbitmq' ? [...args, String(PARTITIONS)] : args,
-          );
+          const program = new Java(classpath, url!, routing ? [...args, routing] : args);
           running.push(program);
           return program;
         };

@@ -28,8 +28,8 @@ public final class Main {
   public static void main(String[] args) throws Exception {
     String url = System.getenv("BROKER_URL");
     if (url == null || args.length < 2) {
-      System.err.println("usage: BROKER_URL=kafka://…|amqp://… java … consume TOPIC COUNT [PARTITIONS]");
-      System.err.println("                                        produce TOPIC TYPE KEY [PARTITIONS]");
+      System.err.println("usage: BROKER_URL=kafka://…|amqp://… java … consume TOPIC COUNT [PARTITIONS|hash]");
+      System.err.println("                                        produce TOPIC TYPE KEY [PARTITIONS|hash]");
       System.exit(2);
     }
     // Never echo the URL: it may carry credentials.
@@ -72,7 +72,9 @@ public final class Main {
     return order;
   }
 
+  /** A partition count, or `hash` for a topic in the adapter's routing=hash mode. */
   private static int partitions(String[] args, int at) {
-    return args.length > at ? Integer.parseInt(args[at]) : 4;
+    if (args.length <= at) return 4;
+    return args[at].equals("hash") ? Wire.HASH_ROUTING : Integer.parseInt(args[at]);
   }
 }

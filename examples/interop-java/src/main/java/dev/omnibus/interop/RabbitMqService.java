@@ -29,11 +29,15 @@ final class RabbitMqService {
 
   static void consume(String url, String topic, int count, int partitions) throws Exception {
     try (Connection connection = connect(url); Channel channel = connection.createChannel()) {
-      // The same declaration omnibus makes (direct, durable): whoever comes first creates it.
-      channel.exchangeDeclare(topic, "direct", true);
+      // The same declaration omnibus makes (durable; direct, or fanout with routing=hash): whoever comes
+      // first creates it.
+      boolean hash = partitions == Wire.HASH_ROUTING;
+      channel.exchangeDeclare(topic, hash ? "fanout" : "direct", true);
       // A queue of this service's own (server-named, exclusive: gone when it disconnects), bound to every
-      // partition's routing key. The group queues of omnibus are not for plain consumers.
+      // partition's routing key (a fanout exchange ignores the key). The group queues of omnibus are not
+      // for plain consumers.
       String queue = channel.queueDeclare().getQueue();
+      if (hash) channel.queueBind(queue, topic, "");
       for (int p = 0; p < partitions; p++) channel.queueBind(queue, topic, Integer.toString(p));
       BlockingQueue<GetResponse> deliveries = new LinkedBlockingQueue<>();
       channel.basicConsume(

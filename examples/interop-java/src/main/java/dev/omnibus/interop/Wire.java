@@ -102,12 +102,17 @@ final class Wire {
     return HexFormat.of().formatHex(body, 2, 10);
   }
 
+  /** The partition count given as `hash`: the topic uses the adapter's routing=hash mode. */
+  static final int HASH_ROUTING = 0;
+
   /**
    * RabbitMQ routing key of an event key: FNV-1a (32 bit) over the key's UTF-8 bytes, unsigned, modulo the
    * topic's partition count — the partition queue omnibus binds to that routing key. (One place to change
    * when the routing changes.)
    */
   static String routingKey(String key, int partitions) {
+    // routing=hash: the broker's consistent-hash exchange hashes the key itself (keys up to 255 bytes).
+    if (partitions == HASH_ROUTING) return key;
     int hash = 0x811c9dc5;
     for (byte b : key.getBytes(StandardCharsets.UTF_8)) {
       hash ^= b & 0xff;
