@@ -93,7 +93,7 @@ export interface Middleware {
    * Asked before each publish and handler run: `false` leaves this middleware out of that one, as if it were
    * not registered. For a middleware with nothing to do at the moment — `openTelemetry()` while no
    * OpenTelemetry SDK is registered: a bus whose middleware all answer `false` builds no context and adds
-   * no work per event. Called once per event and middleware; must be cheap and must not throw.
+   * no work per event. Called for every event (sometimes twice), so it must be cheap, and must not throw.
    * @default always enabled
    */
   enabled?(): boolean;
