@@ -1,15 +1,19 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { type BenchOptions, BROKER_KINDS, type BrokerKind, SQS_DEFAULT_MESSAGES } from './harness.ts';
 
-export type Target = BrokerKind | 'codec';
+export type Target = BrokerKind | 'codec' | 'otel';
 
 export interface CliOptions extends BenchOptions {
   targets: Target[];
+  /** Broker of the otel target. @default memory:// */
+  otelUrl?: string;
 }
 
 export const USAGE = `pnpm bench [options]
 
-  --broker kafka|amqp|redis|sqs|memory|codec|all   what to run; repeat or comma-separate (default: all)
+  --broker kafka|amqp|redis|sqs|memory|codec|otel|all
+                   what to run; repeat or comma-separate (default: all = all but otel)
+  --otel-url URL   broker of --broker otel               (default memory://)
   --messages N     events per run and metric            (default 20000; sqs 2000)
   --runs R         runs per metric, median reported     (default 3)
   --size BYTES     encoded Avro body size               (default 256)
@@ -64,6 +68,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const targets = new Set<Target>();
   let quiet = false;
   let messagesGiven = false;
+  let otelUrl: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.includes('=')
@@ -76,6 +81,10 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     }
     const value = inline ?? argv[++i];
     if (value === undefined) throw new UsageError(`${flag} needs a value`);
+    if (flag === '--otel-url') {
+      otelUrl = value;
+      continue;
+    }
     if (flag === '--broker' || flag === '--brokers') {
       for (const name of value
         .split(',')
@@ -83,9 +92,12 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
         .filter(Boolean)) {
         if (name === 'all') for (const t of [...BROKER_KINDS, 'codec'] as Target[]) targets.add(t);
         else if (name === 'rabbitmq') targets.add('amqp');
-        else if ((BROKER_KINDS as readonly string[]).includes(name) || name === 'codec')
+        else if ((BROKER_KINDS as readonly string[]).includes(name) || name === 'codec' || name === 'otel')
           targets.add(name as Target);
-        else throw new UsageError(`unknown --broker ${name} (kafka, amqp, redis, sqs, memory, codec or all)`);
+        else
+          throw new UsageError(
+            `unknown --broker ${name} (kafka, amqp, redis, sqs, memory, codec, otel or all)`,
+          );
       }
       continue;
     }
@@ -102,6 +114,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     ...numbers,
     sqsMessages: messagesGiven ? numbers.messages : SQS_DEFAULT_MESSAGES,
     targets: targets.size > 0 ? [...targets] : [...BROKER_KINDS, 'codec'],
+    ...(otelUrl === undefined ? {} : { otelUrl }),
     urls: {
       kafka: env.KAFKA_URL ?? file.KAFKA_URL ?? 'kafka://127.0.0.1:9092',
       amqp: env.AMQP_URL ?? file.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',

@@ -1,5 +1,6 @@
 import { parseArgs, USAGE, UsageError } from './args.ts';
 import { environmentLines, formatBrokerReport, formatCodecReport, runBroker, runCodec } from './harness.ts';
+import { formatOtelReport, runOtel } from './otel.ts';
 
 // kafkajs v2 warns about its partitioner change on every producer; both sides pick it explicitly.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
@@ -37,6 +38,13 @@ async function main(): Promise<number> {
       console.log(
         formatCodecReport(await runCodec(options.size, options.codecOps, options.runs), options.size),
       );
+      continue;
+    }
+    if (target === 'otel') {
+      options.log?.(`otel: ${options.runs} runs × 3 variants × ${options.messages} messages`);
+      const report = await runOtel({ ...options, url: options.otelUrl });
+      if (report.status === 'failed') failed = true;
+      console.log(formatOtelReport(report));
       continue;
     }
     const messages = target === 'sqs' ? (options.sqsMessages ?? options.messages) : options.messages;

@@ -13,16 +13,24 @@ export interface DemoSummary {
   captured: number;
   deadLetters: { orderId: string; group: string; attempts: number; error: string }[];
   lines: string[];
+  /** With `trace`: the first order's trace through the services, one line per span (empty without). */
+  trace: string[];
+}
+
+export interface DemoOptions {
+  /** Trace every publish and handler run with an in-process OpenTelemetry SDK and print one order's trace. */
+  trace?: boolean;
 }
 
 /**
  * Five orders: one is poison for payments (its card issuer never answers), one is published twice.
  * Each service runs in its own group, so each sees every order; idempotency absorbs the duplicate.
  */
-export async function runDemo(url: string): Promise<DemoSummary> {
+export async function runDemo(url: string, options: DemoOptions = {}): Promise<DemoSummary> {
   const started = Date.now();
   const run = randomUUID().slice(0, 8); // tags this run's orders, so a long-lived broker's history is ignored
-  const bus = await createBus(url);
+  const tracing = options.trace ? (await import('./trace.ts')).startTracing() : undefined;
+  const bus = await createBus({ url, middleware: tracing ? [tracing.middleware] : [] });
   const mine = (orderId: string) => orderId.startsWith(`${run}-`);
   const seen = {
     payments: new Set<string>(),
@@ -81,8 +89,10 @@ export async function runDemo(url: string): Promise<DemoSummary> {
     note: n === 4 ? 'issuer offline' : null,
   }));
   let published = 0;
+  const ids: string[] = [];
   for (const order of orders) {
     const { id } = await bus.publish(OrderPlaced, order, { key: order.customerId });
+    ids.push(id);
     published++;
     if (order.orderId.endsWith('o2')) {
       await bus.publish(OrderPlaced, order, { key: order.customerId, id }); // the same event again
@@ -99,6 +109,12 @@ export async function runDemo(url: string): Promise<DemoSummary> {
     deadLetters.length === 1;
   while (!finished() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   await bus.close();
+  let trace: string[] = [];
+  if (tracing) {
+    const { orderTrace } = await import('./trace.ts');
+    trace = orderTrace(tracing.spans(), ids[0]!, 'order o1 through the services');
+    await tracing.stop();
+  }
 
   const letter = deadLetters[0];
   const lines = [
@@ -123,5 +139,6 @@ export async function runDemo(url: string): Promise<DemoSummary> {
     ...Object.fromEntries(Object.entries(seen).map(([k, v]) => [k, v.size])),
     deadLetters,
     lines,
+    trace,
   } as DemoSummary;
 }

@@ -180,7 +180,7 @@ export class Bus {
     this.#assertOpen();
     const message = this.encode(contract, payload, options);
     const hook = this.#hooks.publish;
-    if (hook) {
+    if (hook && this.#hooks.publishing()) {
       await hook(publishContext(this.transport.name, contract.type, message), () => {
         // Middleware may have added headers: the event must still fit.
         this.#assertFits(message);
@@ -205,17 +205,18 @@ export class Bus {
     const ids = messages.map((m) => m.headers.ce_id!);
     const send = (batch: OutgoingMessage[]) => this.#outbox.send(() => publishAll(this.transport, batch));
     const hook = this.#hooks.publish;
-    const outcomes = hook
-      ? await publishBatchThroughHook(
-          hook,
-          messages.map((m) => publishContext(this.transport.name, contract.type, m)),
-          messages,
-          (batch) => {
-            for (const message of batch) this.#assertFits(message);
-            return send(batch);
-          },
-        )
-      : await send(messages);
+    const outcomes =
+      hook && this.#hooks.publishing()
+        ? await publishBatchThroughHook(
+            hook,
+            messages.map((m) => publishContext(this.transport.name, contract.type, m)),
+            messages,
+            (batch) => {
+              for (const message of batch) this.#assertFits(message);
+              return send(batch);
+            },
+          )
+        : await send(messages);
     const failures = outcomes.flatMap((error, index) => (error ? [{ index, id: ids[index]!, error }] : []));
     if (failures.length > 0) {
       throw new PublishBatchError(

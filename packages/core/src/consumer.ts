@@ -28,7 +28,7 @@ export interface ConsumerSettings<P> {
   /** Turns a delivery into what the handler gets; throwing dead-letters the delivery at once. */
   prepare(delivery: Delivery): { value: P; id: string | undefined };
   run(prepared: P, delivery: Delivery, attempt: number): Promise<void>;
-  /** The bus's middleware; `hooks.handle` is read per run (undefined: no middleware, no overhead). */
+  /** The bus's middleware; read per run (no middleware, or none enabled for the run: no overhead). */
   hooks: Hooks;
   onError(error: Error): void;
 }
@@ -174,7 +174,7 @@ export class Consumer<P> {
         if (claim === 'completed') {
           slots.release();
           const handle = s.hooks.handle;
-          if (handle) await this.#skipDuplicate(handle, delivery, prepared.id, attempt);
+          if (handle && s.hooks.handling()) await this.#skipDuplicate(handle, delivery, prepared.id, attempt);
           return { outcome: 'ran' };
         }
         if (claim !== 'claimed') {
@@ -194,7 +194,7 @@ export class Consumer<P> {
       }
       try {
         const handle = s.hooks.handle;
-        if (handle) {
+        if (handle && s.hooks.handling()) {
           const context = this.#handleContext(delivery, prepared.id, attempt);
           await handle(context, async () => {
             try {

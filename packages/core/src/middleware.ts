@@ -89,36 +89,67 @@ export interface Middleware {
    * middleware has no `attach` create nothing for it.
    */
   attach?(bus: MiddlewareBus): void;
+  /**
+   * Asked before each publish and handler run: `false` leaves this middleware out of that one, as if it were
+   * not registered. For a middleware with nothing to do at the moment — `openTelemetry()` while no
+   * OpenTelemetry SDK is registered: a bus whose middleware all answer `false` builds no context and adds
+   * no work per event. Called for every event (sometimes twice), so it must be cheap, and must not throw.
+   * @default always enabled
+   */
+  enabled?(): boolean;
 }
 
 /** The middlewares' hooks composed into one function per kind; `undefined` when no middleware has one. */
 export interface Hooks {
   publish: ((context: PublishContext, send: () => Promise<void>) => Promise<void>) | undefined;
   handle: ((context: HandleContext, run: () => Promise<void>) => Promise<void>) | undefined;
+  /** Whether `publish` has anything to run for the next event (false: call the broker directly). */
+  publishing(): boolean;
+  /** Whether `handle` has anything to run for the next handler run (false: run the handler directly). */
+  handling(): boolean;
 }
 
 export function composeHooks(middleware: readonly Middleware[]): Hooks {
   const publishers = middleware.filter((m) => m.publish);
   const handlers = middleware.filter((m) => m.handle);
+  /** The first middleware at or after `index` enabled for this event; `list.length` when none is. */
+  const nextEnabled = (list: Middleware[], index: number): number => {
+    let i = index;
+    while (i < list.length && list[i]!.enabled?.() === false) i++;
+    return i;
+  };
+  const active = (list: Middleware[]) =>
+    list.length === 0
+      ? () => false
+      : list.every((m) => !m.enabled)
+        ? () => true
+        : () => nextEnabled(list, 0) < list.length;
   return {
+    publishing: active(publishers),
+    handling: active(handlers),
     publish:
       publishers.length === 0
         ? undefined
         : (context, send) => {
-            const step = (index: number): Promise<void> =>
-              index === publishers.length
-                ? send()
-                : publishers[index]!.publish!(context, () => step(index + 1));
+            const step = (from: number): Promise<void> => {
+              const index = nextEnabled(publishers, from);
+              if (index === publishers.length) return send();
+              // The innermost enabled middleware gets `send` itself: no closure for the last step.
+              const last = nextEnabled(publishers, index + 1) === publishers.length;
+              return publishers[index]!.publish!(context, last ? send : () => step(index + 1));
+            };
             return step(0);
           },
     handle:
       handlers.length === 0
         ? undefined
         : (context, run) => {
-            const step = async (index: number): Promise<void> => {
+            const step = async (from: number): Promise<void> => {
+              const index = nextEnabled(handlers, from);
               if (index === handlers.length) return run();
+              const last = nextEnabled(handlers, index + 1) === handlers.length;
               try {
-                await handlers[index]!.handle!(context, () => step(index + 1));
+                await handlers[index]!.handle!(context, last ? run : () => step(index + 1));
               } catch (error) {
                 // A middleware that throws after a successful run turns it into a failure: the layers
                 // outside it must see the outcome the core will act on.

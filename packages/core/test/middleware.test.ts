@@ -177,3 +177,68 @@ it('a publish middleware that throws sends nothing; in a batch, it holds back th
   ]);
   await bus.close();
 });
+
+it('a middleware whose enabled() answers false is left out of that event; the others still run', async () => {
+  const log: string[] = [];
+  let on = false;
+  const gated: Middleware = { ...recorder('gated', log), enabled: () => on };
+  const bus = await createBus({ url: 'memory://mw-enabled', middleware: [gated, recorder('inner', log)] });
+  const headers: Record<string, string>[] = [];
+  await bus.subscribe(Job, { group: 'g' }, (_job, context) => {
+    log.push('handler');
+    headers.push(context.headers);
+  });
+  const first = await bus.publish(Job, { n: 1 });
+  await until(() => log.includes('inner:ack'));
+  expect(log).toEqual([
+    'inner:publish:middleware.job',
+    'inner:published',
+    'inner:handle',
+    'handler',
+    'inner:ack',
+  ]);
+  expect(headers[0]).toMatchObject({ 'x-inner': first.id });
+  expect(headers[0]).not.toHaveProperty('x-gated');
+
+  log.length = 0;
+  on = true; // asked per event: switching on takes effect from the next one
+  const second = await bus.publish(Job, { n: 2 });
+  await until(() => log.includes('gated:ack'));
+  expect(log).toEqual([
+    'gated:publish:middleware.job',
+    'inner:publish:middleware.job',
+    'inner:published',
+    'gated:published',
+    'gated:handle',
+    'inner:handle',
+    'handler',
+    'inner:ack',
+    'gated:ack',
+  ]);
+  expect(headers[1]).toMatchObject({ 'x-gated': second.id, 'x-inner': second.id });
+  await bus.close();
+});
+
+it('with every middleware disabled, publish, publishBatch and handler runs go straight through', async () => {
+  let contexts = 0;
+  const off: Middleware = {
+    enabled: () => false,
+    publish: async (_context, next) => {
+      contexts++;
+      await next();
+    },
+    handle: async (_context, next) => {
+      contexts++;
+      await next();
+    },
+  };
+  const bus = await createBus({ url: 'memory://mw-disabled', middleware: [off] });
+  const received: number[] = [];
+  await bus.subscribe(Job, { group: 'g' }, (job) => void received.push(job.n));
+  await bus.publish(Job, { n: 1 });
+  await bus.publishBatch(Job, [{ payload: { n: 2 } }, { payload: { n: 3 } }]);
+  await until(() => received.length === 3);
+  expect(received.sort()).toEqual([1, 2, 3]);
+  expect(contexts).toBe(0);
+  await bus.close();
+});

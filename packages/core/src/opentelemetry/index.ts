@@ -9,6 +9,7 @@
 import {
   type MeterProvider,
   metrics,
+  ProxyTracerProvider,
   type TextMapPropagator,
   type TracerProvider,
   trace,
@@ -51,20 +52,37 @@ export interface OpenTelemetryOptions {
 export function openTelemetry(options: OpenTelemetryOptions = {}): Middleware {
   const layers: Layer[] = [];
   if (options.metrics !== false) {
-    const meterProvider = options.meterProvider ?? metrics.getMeterProvider();
-    layers.push(metricsMiddleware(meterProvider.getMeter(INSTRUMENTATION_NAME)));
+    const { meterProvider } = options;
+    // Read again per event (a cheap global lookup): a provider registered later is picked up.
+    const providerOf = meterProvider ? () => meterProvider : () => metrics.getMeterProvider();
+    layers.push(metricsMiddleware(providerOf, INSTRUMENTATION_NAME));
   }
   if (options.traces !== false) {
     const tracerProvider = options.tracerProvider ?? trace.getTracerProvider();
     const tracer = tracerProvider.getTracer(INSTRUMENTATION_NAME);
-    layers.push(tracingMiddleware(tracer, options.propagator ?? w3cTraceContext));
+    layers.push(
+      tracingMiddleware(tracer, options.propagator ?? w3cTraceContext, recordingOf(tracerProvider)),
+    );
   }
   if (layers.length === 1) return layers[0]!;
   const [outer, inner] = layers as [Layer, Layer];
+  // A part with nothing to do (no meter provider; no tracer provider and no context manager) is left out
+  // of the event, without a closure for it.
   return {
     name: 'opentelemetry',
-    publish: (context, next) => outer.publish(context, () => inner.publish(context, next)),
-    handle: (context, next) => outer.handle(context, () => inner.handle(context, next)),
+    enabled: () => outer.enabled() || inner.enabled(),
+    publish: (context, next) =>
+      !outer.enabled()
+        ? inner.publish(context, next)
+        : !inner.enabled()
+          ? outer.publish(context, next)
+          : outer.publish(context, () => inner.publish(context, next)),
+    handle: (context, next) =>
+      !outer.enabled()
+        ? inner.handle(context, next)
+        : !inner.enabled()
+          ? outer.handle(context, next)
+          : outer.handle(context, () => inner.handle(context, next)),
     attach: (bus) => {
       outer.attach?.(bus);
       inner.attach?.(bus);
@@ -72,5 +90,19 @@ export function openTelemetry(options: OpenTelemetryOptions = {}): Middleware {
   };
 }
 
-/** The metrics or the tracing part: both hooks, and `attach` where the part watches the bus. */
+/**
+ * Whether spans of `provider` can record. The global provider is the API's proxy: until an SDK is
+ * registered behind it (possibly after the bus was created) its tracers are no-ops. Once one is, it stays.
+ * Any other provider is taken to record; its sampler decides per span.
+ */
+function recordingOf(provider: TracerProvider): () => boolean {
+  if (!(provider instanceof ProxyTracerProvider)) return () => true;
+  let registered = false;
+  return () => {
+    if (!registered) registered = provider.getDelegateTracer(INSTRUMENTATION_NAME) !== undefined;
+    return registered;
+  };
+}
+
+/** The metrics or the tracing part: the hooks, `enabled`, and `attach` where the part watches the bus. */
 type Layer = Required<Omit<Middleware, 'attach'>> & Pick<Middleware, 'attach'>;

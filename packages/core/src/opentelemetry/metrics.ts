@@ -1,4 +1,10 @@
-import type { Attributes, Meter, ObservableResult } from '@opentelemetry/api';
+import {
+  type Attributes,
+  createNoopMeter,
+  type Meter,
+  type MeterProvider,
+  type ObservableResult,
+} from '@opentelemetry/api';
 import type { SubscriptionLag } from '../lag.ts';
 import type { Middleware, MiddlewareBus } from '../middleware.ts';
 import { errorType, handleAttributes, lagAttributes, publishAttributes } from './attributes.ts';
@@ -25,9 +31,53 @@ export const METRICS = {
   lag: 'omnibus.consumer.lag',
 } as const;
 
-/** Counters by outcome, durations and handlers in flight, after the OpenTelemetry messaging conventions. */
-export function metricsMiddleware(meter: Meter): Required<Middleware> {
-  const lag = lagGauge(meter);
+/**
+ * Counters by outcome, durations and handlers in flight, after the OpenTelemetry messaging conventions.
+ *
+ * The meter is taken from `meterProvider()` again whenever that returns another provider, so a global
+ * meter provider registered after the bus was created is used from the next event on. While the provider's
+ * meter is the API's no-op meter (nothing registered), the hooks only call `next`: no attributes, no clock.
+ */
+export function metricsMiddleware(meterProvider: () => MeterProvider, scope: string): Required<Middleware> {
+  const buses = new Set<MiddlewareBus>();
+  let provider: MeterProvider | undefined;
+  let instruments: Instruments | undefined;
+  const current = (): Instruments | undefined => {
+    const latest = meterProvider();
+    if (latest !== provider) {
+      provider = latest;
+      const meter = latest.getMeter(scope);
+      instruments = meter === createNoopMeter() ? undefined : createInstruments(meter, buses);
+    }
+    return instruments;
+  };
+
+  return {
+    name: 'opentelemetry-metrics',
+
+    enabled: () => current() !== undefined,
+
+    attach(bus) {
+      buses.add(bus);
+      current(); // registers the lag gauge now if a meter provider is already there
+    },
+
+    publish(context, next) {
+      const i = current();
+      return i ? i.publish(context, next) : next();
+    },
+
+    handle(context, next) {
+      const i = current();
+      return i ? i.handle(context, next) : next();
+    },
+  };
+}
+
+type Instruments = Pick<Required<Middleware>, 'publish' | 'handle'>;
+
+function createInstruments(meter: Meter, buses: Set<MiddlewareBus>): Instruments {
+  lagGauge(meter, buses);
   const sent = meter.createCounter(METRICS.sent, { unit: '{message}', description: 'Events published' });
   const sendDuration = meter.createHistogram(METRICS.sendDuration, {
     unit: 's',
@@ -49,10 +99,6 @@ export function metricsMiddleware(meter: Meter): Required<Middleware> {
   });
 
   return {
-    name: 'opentelemetry-metrics',
-
-    attach: (bus) => lag.watch(bus),
-
     async publish(context, next) {
       const started = performance.now();
       const attributes = publishAttributes(context);
@@ -94,8 +140,7 @@ export function metricsMiddleware(meter: Meter): Required<Middleware> {
  * contributes nothing to that collection, and its failure goes to the bus's `onError` once — again only
  * after a collection succeeded in between — never to the metrics pipeline.
  */
-function lagGauge(meter: Meter): { watch(bus: MiddlewareBus): void } {
-  const buses = new Set<MiddlewareBus>();
+function lagGauge(meter: Meter, buses: Set<MiddlewareBus>): void {
   const failing = new WeakSet<MiddlewareBus>();
   /** A read still on its way (a slow broker outlasting the collection's time-out) is joined, not repeated. */
   const reading = new WeakMap<MiddlewareBus, Promise<SubscriptionLag[]>>();
@@ -123,16 +168,8 @@ function lagGauge(meter: Meter): { watch(bus: MiddlewareBus): void } {
       if (lag !== undefined) result.observe(lag, lagAttributes(bus.transport, topic, group));
     }
   };
-  let registered = false;
-  return {
-    watch(bus) {
-      buses.add(bus);
-      if (registered) return;
-      registered = true;
-      gauge.addCallback(async (result) => {
-        for (const b of buses) if (b.closed) buses.delete(b);
-        await Promise.all([...buses].map((b) => observe(b, result)));
-      });
-    },
-  };
+  gauge.addCallback(async (result) => {
+    for (const b of buses) if (b.closed) buses.delete(b);
+    await Promise.all([...buses].map((b) => observe(b, result)));
+  });
 }
