@@ -30,11 +30,11 @@ for (const target of TARGETS) {
       const topic = `health-${randomBytes(4).toString('hex')}`;
       const Beat = defineEvent({ type: 'health.beat', version: 1, topic, avro: record });
       const bus = await createBus(url);
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
       try {
-        let release!: () => void;
-        const gate = new Promise<void>((resolve) => {
-          release = resolve;
-        });
         let started = false;
         await bus.subscribe(Beat, { group: 'monitor' }, async () => {
           started = true;
@@ -50,8 +50,8 @@ for (const target of TARGETS) {
         expect(health.subscriptions).toEqual([
           { topic, group: 'monitor', state: 'running', inFlight: 1, held: 1 },
         ]);
-        release();
       } finally {
+        release(); // also when an expectation failed: close() waits for the held handler
         await bus.close();
       }
       expect(bus.health()).toMatchObject({ healthy: false, connection: 'down' });
