@@ -9,11 +9,13 @@ import {
   silentLogger,
   type Transport,
   type TransportFactory,
+  type TransportHealth,
   type TransportOptions,
   type TransportSubscription,
 } from '@omnibus/core';
 import type { Admin, Kafka, Producer, SASLOptions } from 'kafkajs';
 import { createLogCreator, kafkaErrorTypes, toBrokerError } from './errors.ts';
+import { KafkaHealth } from './health.ts';
 import { describeBrokers, type KafkaOptions, parseKafkaUrl } from './options.ts';
 import { PublishBatcher, sendBatch } from './publish.ts';
 import { KafkaSubscription } from './subscribe.ts';
@@ -136,6 +138,7 @@ export class KafkaTransport implements Transport {
   readonly #batcher: PublishBatcher;
   readonly #topics = new Map<string, Promise<void>>();
   readonly #subscriptions = new Set<KafkaSubscription>();
+  readonly #health = new KafkaHealth();
   #kafka: Kafka | undefined;
   #producer: Producer | undefined;
   #admin: Admin | undefined;
@@ -167,18 +170,32 @@ export class KafkaTransport implements Transport {
     return this.#connecting;
   }
 
+  /**
+   * The connection as kafkajs's events and the last requests tell it, without a request of its own (see
+   * {@link KafkaHealth}): `up`, `connecting` with the last failure (a request timed out, a publish failed, a
+   * consumer crashed and has not rejoined its group), `down` when `connect()` failed or once closed.
+   */
+  health(): TransportHealth {
+    return this.#health.health();
+  }
+
   async #connect(): Promise<void> {
     const o = this.options;
     const kafka = await kafkaClient(o, this.#logger);
     const producer = await newProducer(kafka);
     const admin = kafka.admin();
+    this.#health.watchProducer(producer);
+    this.#health.watchAdmin(admin);
     try {
       await admin.connect();
       await producer.connect();
     } catch (error) {
       await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
-      throw toBrokerError(error, 'connecting', o);
+      const failure = toBrokerError(error, 'connecting', o);
+      this.#health.connectFailed(failure.message);
+      throw failure;
     }
+    this.#health.connected();
     this.#kafka = kafka;
     this.#producer = producer;
     this.#admin = admin;
@@ -209,9 +226,15 @@ export class KafkaTransport implements Transport {
         await Promise.all(topics.map((topic) => this.#ensureTopic(topic)));
         await sendBatch(this.#producer!, messages, this.options.requestTimeoutMs);
         this.#sendError = undefined;
+        this.#health.succeeded();
         return;
       } catch (error) {
         this.#sendError = error;
+        // A refusal (a message too large, a missing authorization) says nothing about the connection.
+        if (retriable(error))
+          this.#health.failed(
+            toBrokerError(error, `publishing to ${topics.join(', ')}`, this.options).message,
+          );
         let again = retriable(error);
         if (lostProducerState(error)) {
           // After a broker restart the idempotent producer's sequence numbers may no longer match the
@@ -247,6 +270,7 @@ export class KafkaTransport implements Transport {
   async #replaceProducer(): Promise<void> {
     const old = this.#producer;
     const producer = await newProducer(this.#kafka!);
+    this.#health.watchProducer(producer);
     try {
       await producer.connect();
     } catch (error) {
@@ -358,8 +382,19 @@ export class KafkaTransport implements Transport {
     } catch (error) {
       throw toBrokerError(error, `creating topic ${request.topic}`, this.options);
     }
-    const subscription = new KafkaSubscription(this.#kafka!, this.options, request, this.#logger);
-    await subscription.start();
+    const subscription = new KafkaSubscription(
+      this.#kafka!,
+      this.options,
+      request,
+      this.#logger,
+      this.#health,
+    );
+    try {
+      await subscription.start();
+    } catch (error) {
+      this.#health.forget(subscription);
+      throw error;
+    }
     this.#subscriptions.add(subscription);
     const close = subscription.close.bind(subscription);
     return {
@@ -367,12 +402,14 @@ export class KafkaTransport implements Transport {
       close: async () => {
         await close();
         this.#subscriptions.delete(subscription);
+        this.#health.forget(subscription);
       },
     };
   }
 
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      this.#health.close();
       await this.#batcher.flush();
       await Promise.allSettled([...this.#subscriptions].map((s) => s.close()));
       await Promise.allSettled([this.#producer?.disconnect(), this.#admin?.disconnect()]);

@@ -8,6 +8,7 @@ import {
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { drainingAssigner } from './draining-assigner.ts';
 import { isRebalanceError, toBrokerError } from './errors.ts';
+import type { KafkaHealth } from './health.ts';
 import { OffsetTracker } from './offsets.ts';
 import type { KafkaOptions } from './options.ts';
 
@@ -67,6 +68,7 @@ export class KafkaSubscription implements TransportSubscription {
   readonly #request: SubscribeRequest;
   readonly #options: KafkaOptions;
   readonly #logger: Logger;
+  readonly #health: KafkaHealth;
   /** The kafkajs consumer in use; replaced when one crashes for good (see {@link #recover}). */
   #consumer: Consumer;
   readonly #trackers = new Map<number, OffsetTracker>();
@@ -85,11 +87,18 @@ export class KafkaSubscription implements TransportSubscription {
   #joined: { resolve(): void; reject(error: Error): void } | undefined;
   #closed: Promise<void> | undefined;
 
-  constructor(kafka: Kafka, options: KafkaOptions, request: SubscribeRequest, logger: Logger) {
+  constructor(
+    kafka: Kafka,
+    options: KafkaOptions,
+    request: SubscribeRequest,
+    logger: Logger,
+    health: KafkaHealth,
+  ) {
     this.#kafka = kafka;
     this.#request = request;
     this.#options = options;
     this.#logger = logger;
+    this.#health = health;
     this.#consumer = this.#newConsumer();
   }
 
@@ -105,6 +114,12 @@ export class KafkaSubscription implements TransportSubscription {
       allowAutoTopicCreation: false,
     });
     const current = () => consumer === this.#consumer;
+    this.#health.watchConsumer(
+      consumer,
+      this,
+      () => current() && this.#state !== 'closed',
+      (error) => toBrokerError(error, `consuming ${request.topic} (group ${request.group})`, options).message,
+    );
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       if (current()) this.#onAssignment(payload.memberAssignment[request.topic] ?? []);
     });

@@ -9,10 +9,12 @@ import {
   silentLogger,
   type Transport,
   type TransportFactory,
+  type TransportHealth,
   type TransportOptions,
   type TransportSubscription,
 } from '@omnibus/core';
-import { SQS, toBrokerError } from './errors.ts';
+import { describeEndpoint, SQS, toBrokerError } from './errors.ts';
+import { SqsHealth } from './health.ts';
 import { parseSqsUrl, type SqsOptions } from './options.ts';
 import { Publisher } from './publish.ts';
 import { Limiter, openClient, Queues, type Sdk } from './queues.ts';
@@ -60,6 +62,7 @@ export class SqsTransport implements Transport {
   readonly #logger: Logger;
   readonly #limiter: Limiter;
   readonly #subscriptions = new Set<SqsSubscription>();
+  readonly #health: SqsHealth;
   #client: SQSClient | undefined;
   #sdk: Sdk | undefined;
   #queues: Queues | undefined;
@@ -72,6 +75,16 @@ export class SqsTransport implements Transport {
     this.#logger = logger;
     this.#limiter = new Limiter(options.maxConcurrency);
     this.capabilities = sqsCapabilities(options);
+    this.#health = new SqsHealth(describeEndpoint(options));
+  }
+
+  /**
+   * The outcome of the latest request, as a middleware on the client's stack recorded it (see
+   * {@link SqsHealth}): `up`, `connecting` while the endpoint cannot be reached, `down` while it refuses
+   * the credentials or permissions, when `connect()` failed, and once closed. No request of its own.
+   */
+  health(): TransportHealth {
+    return this.#health.health();
   }
 
   /** Opens the client and makes one request (ListQueues), so a wrong endpoint or credentials fail here. */
@@ -79,14 +92,18 @@ export class SqsTransport implements Transport {
     if (this.#closed) return Promise.reject(new ClosedError('sqs transport'));
     this.#connecting ??= (async () => {
       const { client, sdk } = await openClient(this.options);
+      this.#health.watch(client);
       try {
         await client.send(
           new sdk.ListQueuesCommand({ QueueNamePrefix: `${this.options.prefix}-`, MaxResults: 1 }),
         );
       } catch (error) {
         client.destroy();
-        throw toBrokerError(error, 'connecting', this.options);
+        const failure = toBrokerError(error, 'connecting', this.options);
+        this.#health.connectFailed(`connecting failed on ${describeEndpoint(this.options)}`);
+        throw failure;
       }
+      this.#health.connected();
       this.#client = client;
       this.#sdk = sdk;
       this.#queues = new Queues(client, sdk, this.options, this.#limiter, this.#logger);
@@ -171,6 +188,7 @@ export class SqsTransport implements Transport {
 
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      this.#health.close();
       await this.#connecting?.catch(() => {});
       await Promise.allSettled([...this.#subscriptions].map((s) => s.close()));
       this.#client?.destroy();
