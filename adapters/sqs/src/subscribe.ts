@@ -229,7 +229,13 @@ export class SqsSubscription {
    */
   async #handBack(handle: string): Promise<void> {
     if (this.#stopped) await Promise.all(this.#loops);
-    await this.#visibility.add({ handle, seconds: 0 });
+    await this.#visibility.add({ handle, seconds: 0 }).catch((error: unknown) => {
+      // The handle no longer holds the message: it was received again (a retried request whose first try
+      // the broker carried out but answered with an error, or its visibility ran out) or deleted. Nothing
+      // is hidden under it, which is all a hand-back is for.
+      if (error instanceof EntryRefused && HANDLE_GONE.test(error.code)) return;
+      throw error;
+    });
   }
 
   #track<T>(promise: Promise<T>): Promise<T> {
@@ -298,6 +304,18 @@ export class SqsSubscription {
   }
 }
 
+/** An entry of a batch request that SQS refused, with SQS's code for why. */
+class EntryRefused extends Error {
+  readonly code: string;
+  constructor(message: string, code: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** What SQS answers for a receipt handle that no longer holds its message in flight. */
+const HANDLE_GONE = /ReceiptHandleIsInvalid|MessageNotInflight/;
+
 function outcomes(
   count: number,
   failed: { Id?: string; Code?: string; Message?: string }[] | undefined,
@@ -307,8 +325,9 @@ function outcomes(
   for (const f of failed ?? []) {
     const at = Number(f.Id);
     if (at >= 0 && at < count) {
-      result[at] = new Error(
+      result[at] = new EntryRefused(
         `[omnibus] [sqs] ${action} was refused: ${f.Code ?? 'error'} ${f.Message ?? ''} (the message may already be visible again, and will then be delivered again)`.trim(),
+        f.Code ?? '',
       );
     }
   }

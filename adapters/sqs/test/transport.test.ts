@@ -275,6 +275,90 @@ describe.skipIf(!SQS_URL)('sqs: queues, fan-out discovery, limits and errors', (
     await sub.close();
   });
 
+  it('a hand-back SQS carried out, then answered with an error, is done when the retry finds the handle gone', async () => {
+    // A broker under load (ElasticMQ's 21 s AskTimeout, a 5xx from SQS) may carry out a request and still
+    // answer it with an error; the SDK retries it. Here the proxy forwards the first hand-back, and answers
+    // it with a 500 only once the message was received again: the retry's receipt handle is no longer valid.
+    const target = new URL(options!.endpoint!);
+    let failHandBack = true;
+    let heldAnswer: (() => void) | undefined;
+    let receivedWithMessage = 0;
+    const proxy = createServer((req, res) => {
+      const action = String(req.headers['x-amz-target']);
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const upstream = request(
+          {
+            host: target.hostname,
+            port: target.port,
+            method: req.method,
+            path: req.url,
+            headers: req.headers,
+          },
+          (answer) => {
+            const parts: Buffer[] = [];
+            answer.on('data', (chunk: Buffer) => parts.push(chunk));
+            answer.on('end', () => {
+              const text = Buffer.concat(parts);
+              if (action.endsWith('.ReceiveMessage') && text.includes('ReceiptHandle')) {
+                receivedWithMessage++;
+                if (receivedWithMessage >= 2) heldAnswer?.();
+              }
+              const handBack =
+                action.endsWith('.ChangeMessageVisibilityBatch') && body.includes('"VisibilityTimeout":0');
+              if (handBack && failHandBack) {
+                failHandBack = false;
+                heldAnswer = () => {
+                  heldAnswer = undefined;
+                  res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' });
+                  res.end(JSON.stringify({ __type: 'InternalError', message: 'carried out, answered late' }));
+                };
+                // An open long poll may have taken the message before this answer arrived.
+                if (receivedWithMessage >= 2) heldAnswer();
+                return;
+              }
+              res.writeHead(answer.statusCode ?? 502, answer.headers);
+              res.end(text);
+            });
+          },
+        );
+        upstream.on('error', () => res.destroy());
+        upstream.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const port = (proxy.address() as AddressInfo).port;
+    try {
+      const topic = track(topicName('handback-retry'), 'g');
+      const t = createSqsTransport(`sqs://127.0.0.1:${port}?region=us-east-1`, { waitTimeSeconds: 1 });
+      transports.push(t);
+      await t.connect();
+      await t.provision(topic, ['g']);
+      await t.publish(message(topic, 1, 'k'));
+      let deliveries = 0;
+      let handedBack: Promise<void> | undefined;
+      const sub = await t.subscribe({
+        topic,
+        group: 'g',
+        maxInFlight: 32,
+        onDelivery: async (d) => {
+          deliveries++;
+          if (deliveries === 1) handedBack = d.release();
+          else await d.ack();
+        },
+        onError: () => {},
+      });
+      await waitUntil(() => deliveries >= 2, 'the handed-back message to come again');
+      await expect(handedBack).resolves.toBeUndefined();
+      expect(failHandBack).toBe(false);
+      await sub.close();
+    } finally {
+      proxy.close();
+    }
+  });
+
   it('keeps one long poll open on an idle queue, not one per receiver', async () => {
     // A proxy in front of the broker counts the ReceiveMessage requests (each one is billed on SQS).
     const target = new URL(options!.endpoint!);
