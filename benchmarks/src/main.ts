@@ -35,7 +35,8 @@ async function main(): Promise<number> {
     console.log(text);
     printed.push(text);
   };
-  const command = `pnpm bench ${argv.join(' ')}`.trimEnd();
+  const command =
+    `pnpm bench ${argv.map((a) => (/[\s'"]/.test(a) ? JSON.stringify(a) : a)).join(' ')}`.trimEnd();
   const startedAt = new Date();
   const environment = [...environmentLines(), ...versionLines()];
   print(`# omnibus benchmarks — ${startedAt.toISOString()}`);

@@ -84,6 +84,7 @@ export async function runRss(s: RssSettings): Promise<RssReport> {
       conditions: [
         `memory:// bus, one subscription (concurrency ${s.concurrency}, maxAttempts 1), ${s.messages} events (${contract.encode(payload).length} B Avro body) published ${s.inFlight} in flight, in ${chunks} chunks`,
         'after each chunk is handled: two full GCs (global.gc via --expose-gc at runtime), then process.memoryUsage() — RSS and heap used',
+        'RSS is the whole process: after other targets in the same run it includes their high-water mark (V8 and glibc keep freed pages); `--broker rss` alone shows the SDK on its own',
       ],
       samples,
     };
