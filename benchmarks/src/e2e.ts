@@ -4,9 +4,11 @@ import { dirname, join } from 'node:path';
 import { type Bus, createBus } from '@omnibus/core';
 import { type KafkaTransport, parseKafkaUrl } from '@omnibus/kafka';
 import type { RabbitMqTransport } from '@omnibus/rabbitmq';
+import * as redisAdapter from '@omnibus/redis';
 import { amqpProperties, amqpTarget, RawAmqp, type RawAmqpSettings } from './amqp.ts';
 import { RawKafka } from './kafka.ts';
 import { type BenchPayload, benchContract, headerBytes, sizedPayload } from './payload.ts';
+import { RawRedis } from './redis.ts';
 import { ArrivalClock, CpuWindow, runWindowed, withTimeout } from './stats.ts';
 
 /**
@@ -48,12 +50,16 @@ export interface E2eSettings {
   concurrency: number;
   prefetch: number;
   timeoutMs: number;
-  urls: { kafka: string; amqp: string };
+  urls: { kafka: string; amqp: string; redis: string };
   log?: (line: string) => void;
 }
 
+/** The brokers with a raw JSON baseline. */
+export const E2E_BROKERS = ['kafka', 'amqp', 'redis'] as const;
+export type E2eBroker = (typeof E2E_BROKERS)[number];
+
 export interface E2eReport {
-  broker: 'kafka' | 'amqp';
+  broker: E2eBroker;
   status: 'ok' | 'skipped' | 'failed';
   note?: string;
   conditions: string[];
@@ -350,6 +356,102 @@ export async function amqpFixture(s: E2eSettings, id: string): Promise<Fixture> 
   };
 }
 
+/** The fixture of `broker` (connects both the SDK and the raw driver). */
+export function openFixture(broker: E2eBroker, s: E2eSettings, id: string): Promise<Fixture> {
+  if (broker === 'kafka') return kafkaFixture(s, id);
+  if (broker === 'amqp') return amqpFixture(s, id);
+  return redisFixture(s, id);
+}
+
+/** Redis: ioredis pipelined XADD round-robin over the adapter's partition streams; XREADGROUP + XACK. */
+export async function redisFixture(s: E2eSettings, id: string): Promise<Fixture> {
+  const bus = await createBus({ url: s.urls.redis, source: 'urn:omnibus:bench' });
+  const adapter = (bus.transport as redisAdapter.RedisTransport).options;
+  let raw: RawRedis;
+  let admin: Awaited<ReturnType<typeof redisAdapter.createAdmin>>;
+  try {
+    raw = await RawRedis.connect(s.urls.redis);
+    admin = await redisAdapter.createAdmin(new URL(s.urls.redis), s.urls.redis);
+  } catch (error) {
+    await bus.close();
+    throw error;
+  }
+  const settings = {
+    batch: s.batch,
+    partitions: adapter.partitions,
+    readCount: Math.max(1, Math.floor(s.prefetch / adapter.partitions)),
+    timeoutMs: s.timeoutMs,
+  };
+  const payload = sizedPayload(s.size);
+  const wire = bus.encode(benchContract('omnibus.bench.sizing'), payload);
+  const wireFields: (string | Buffer)[] = [
+    'b',
+    Buffer.from(wire.body.buffer, wire.body.byteOffset, wire.body.byteLength),
+  ];
+  for (const [name, value] of Object.entries(wire.headers)) wireFields.push(`h:${name}`, value);
+  const rawTopics: string[] = [];
+  const sdkTopics: string[] = [];
+  const rawSide = (variant: Variant, json: boolean): Side => {
+    let next = 0;
+    return {
+      variant,
+      async fresh(tag) {
+        const topic = `omnibus-bench-${id}-${json ? 'json' : 'bytes'}-${tag}`;
+        rawTopics.push(topic);
+        await raw.createGroup(topic, GROUP, adapter.partitions);
+        return topic;
+      },
+      publish: (topic, count) =>
+        raw.publishMany(topic, count, settings, () => (json ? ['d', jsonBody(payload)] : wireFields)),
+      send(topic, seqs) {
+        const first = next;
+        next += seqs.length;
+        return raw.add(
+          topic,
+          adapter.partitions,
+          first,
+          seqs.map((seq) => ['d', jsonBody(payload, seq)]),
+        );
+      },
+      consume: (topic, onEvent) =>
+        raw.startConsumer(topic, GROUP, settings, (fields) =>
+          onEvent(json ? jsonSeq(fields[1] ?? null) : -1),
+        ),
+    };
+  };
+  const sdk = omnibusSide(bus, id, payload, s, { topics: [], groups: [] });
+  return {
+    sides: [
+      rawSide('raw JSON', true),
+      rawSide('raw omnibus bytes', false),
+      {
+        ...sdk,
+        async fresh(tag) {
+          const topic = await sdk.fresh(tag);
+          sdkTopics.push(topic);
+          return topic;
+        },
+      },
+    ],
+    conditions: [
+      `broker: Redis at ${adapter.hosts.join(', ')}${adapter.cluster ? ' (cluster)' : ''}; ${adapter.partitions} partition streams per topic, consumer group created before publishing`,
+      `publish: raw sequential pipelines of ${s.batch} XADD round-robin over the streams (latency: one pipeline per timer tick); omnibus: ${s.inFlight} bus.publish in flight, one XADD each, ioredis auto-pipelining`,
+      `consume: raw one XREADGROUP over all streams, COUNT ${settings.readCount} each, BLOCK 1 s, then one pipelined XACK per stream; omnibus: concurrency ${s.concurrency}, prefetch ${s.prefetch}, maxAttempts 1 (leases, fenced read and ack scripts)`,
+      messageLine(wire, payload),
+    ],
+    async close() {
+      await bus.close();
+      for (const topic of rawTopics) await raw.deleteTopic(topic, adapter.partitions);
+      for (const topic of sdkTopics) {
+        await admin.deleteTopic(topic, [`${GROUP}-${topic}`]).catch(() => {});
+        await admin.deleteTopic(`${topic}.dlq`, ['dead-letters']).catch(() => {});
+      }
+      await admin.close();
+      await raw.close();
+    },
+  };
+}
+
 function messageLine(
   wire: { body: Uint8Array; headers: Record<string, string> },
   payload: BenchPayload,
@@ -359,7 +461,7 @@ function messageLine(
 }
 
 /** Runs the end-to-end table of one broker; never throws (a failure is reported). */
-export async function runE2e(broker: 'kafka' | 'amqp', s: E2eSettings): Promise<E2eReport> {
+export async function runE2e(broker: E2eBroker, s: E2eSettings): Promise<E2eReport> {
   const id = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
   let fixture: Fixture;
   try {

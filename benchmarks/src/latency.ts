@@ -1,9 +1,9 @@
 import {
-  amqpFixture,
   describe,
+  type E2eBroker,
   type E2eSettings,
   type Fixture,
-  kafkaFixture,
+  openFixture,
   type Side,
   type Variant,
 } from './e2e.ts';
@@ -28,7 +28,7 @@ export interface LatencySample {
 }
 
 export interface LatencyReport {
-  broker: 'kafka' | 'amqp';
+  broker: E2eBroker;
   status: 'ok' | 'skipped' | 'failed';
   note?: string;
   conditions: string[];
@@ -89,12 +89,12 @@ async function segment(
 }
 
 /** p50/p99 at a fixed rate, raw JSON vs omnibus, alternating segments; never throws. */
-export async function runLatency(broker: 'kafka' | 'amqp', s: LatencySettings): Promise<LatencyReport> {
+export async function runLatency(broker: E2eBroker, s: LatencySettings): Promise<LatencyReport> {
   const id = `lat${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
   const samples: Record<LatencyVariant, LatencySample[]> = { 'raw JSON': [], omnibus: [] };
   let fixture: Fixture;
   try {
-    fixture = broker === 'kafka' ? await kafkaFixture(s, id) : await amqpFixture(s, id);
+    fixture = await openFixture(broker, s, id);
   } catch (error) {
     return {
       broker,
@@ -130,7 +130,7 @@ export async function runLatency(broker: 'kafka' | 'amqp', s: LatencySettings): 
       conditions: [
         `${s.rate} events/s offered for ${s.seconds} s per segment, one segment per contender per run, alternating, median of ${s.runs} runs; the first 10 % of each segment is warm-up`,
         'latency: publish call → handler start in the same process (performance.now()); events that fell due since the last 1 ms timer tick go out together',
-        'raw JSON: Kafka coalesces the events arriving while a sendBatch is on the wire into the next one; RabbitMQ publishes each on a confirm channel; omnibus: one bus.publish per event',
+        "raw JSON: Kafka coalesces the events arriving while a sendBatch is on the wire into the next one; RabbitMQ publishes each on a confirm channel; Redis pipelines each tick's XADDs; omnibus: one bus.publish per event",
         ...fixture.conditions.slice(0, -1),
       ],
       samples,

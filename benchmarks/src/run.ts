@@ -1,5 +1,5 @@
 import type { CliOptions } from './args.ts';
-import { runE2e } from './e2e.ts';
+import { E2E_BROKERS, runE2e } from './e2e.ts';
 import { formatBrokerReport, formatCodecReport, runBroker, runCodec } from './harness.ts';
 import { runLatency } from './latency.ts';
 import { formatOtelReport, runOtel } from './otel.ts';
@@ -12,7 +12,7 @@ export async function runTargets(options: CliOptions, print: (text: string) => v
   const e2e = {
     ...options,
     size: options.e2eSize,
-    urls: { kafka: options.urls.kafka, amqp: options.urls.amqp },
+    urls: { kafka: options.urls.kafka, amqp: options.urls.amqp, redis: options.urls.redis },
   };
   for (const target of options.targets) {
     print('');
@@ -30,7 +30,7 @@ export async function runTargets(options: CliOptions, print: (text: string) => v
     }
     if (target === 'e2e' || target === 'latency') {
       const sections: string[] = [];
-      for (const broker of ['kafka', 'amqp'] as const) {
+      for (const broker of E2E_BROKERS) {
         options.log?.(`${broker} ${target}: ${options.runs} runs`);
         if (target === 'e2e') {
           const report = await runE2e(broker, e2e);

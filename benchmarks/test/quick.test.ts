@@ -58,7 +58,7 @@ describe('pnpm bench --quick (memory:// and codec)', () => {
     expect(quick.runs).toBe(3);
     expect(quick.messages).toBe(300);
     expect(quick.sqsMessages).toBe(100);
-    expect(quick.targets).toEqual(['e2e', 'latency', 'redis', 'sqs', 'memory', 'rss', 'codec']);
+    expect(quick.targets).toEqual(['e2e', 'latency', 'sqs', 'memory', 'rss', 'codec']);
     const full = parseArgs(['--broker', 'e2e,latency', '--rate', '500', '--results', '--quiet'], {});
     expect(full.targets).toEqual(['e2e', 'latency']);
     expect(full.rate).toBe(500);
