@@ -26,6 +26,8 @@ export interface RssSample {
   rss: number;
   /** V8 heap used after a full GC, bytes. */
   heapAfterGc: number;
+  /** ArrayBuffers and Buffers (outside the V8 heap) after a full GC, bytes. */
+  arrayBuffers: number;
 }
 
 export interface RssReport {
@@ -39,7 +41,7 @@ function sample(events: number): RssSample {
   collectGarbage();
   collectGarbage();
   const usage = process.memoryUsage();
-  return { events, rss: usage.rss, heapAfterGc: usage.heapUsed };
+  return { events, rss: usage.rss, heapAfterGc: usage.heapUsed, arrayBuffers: usage.arrayBuffers };
 }
 
 /**

@@ -121,8 +121,8 @@ export function formatRssReport(report: RssReport): string {
     renderTable(['measure', 'start', 'after chunk 1', 'end', 'max', 'end / after chunk 1'], summary),
     '',
     renderTable(
-      ['events', 'RSS MiB', 'heap after GC MiB'],
-      s.map((x) => [formatRate(x.events), mib(x.rss), mib(x.heapAfterGc)]),
+      ['events', 'RSS MiB', 'heap after GC MiB', 'ArrayBuffers after GC MiB'],
+      s.map((x) => [formatRate(x.events), mib(x.rss), mib(x.heapAfterGc), mib(x.arrayBuffers)]),
     ),
   ].join('\n');
 }

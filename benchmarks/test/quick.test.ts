@@ -43,7 +43,7 @@ describe('pnpm bench --quick (memory:// and codec)', () => {
       // start, after chunk 1, end, max, end / after chunk 1
       for (const cell of cells!.slice(1)) expect(figure(cell), `${name}: ${cell}`).toBeGreaterThan(0);
     }
-    expect(text).toMatch(/\| 20 000 +\| +\d+\.\d \| +\d+\.\d \|/);
+    expect(text).toMatch(/\| 20 000 +\| +\d+\.\d \| +\d+\.\d \| +\d+\.\d \|/);
 
     for (const name of ['encode (ops/s)', 'decode (ops/s)', 'encode + validate', 'decode + validate']) {
       const cells = row(text, name);
