@@ -1,12 +1,5 @@
-import {
-  describe,
-  type E2eBroker,
-  type E2eSettings,
-  type Fixture,
-  openFixture,
-  type Side,
-  type Variant,
-} from './e2e.ts';
+import { describe, type E2eBroker, type E2eSettings, type Fixture, type Side, type Variant } from './e2e.ts';
+import { openFixture } from './fixtures.ts';
 import { now, quantile, withTimeout } from './stats.ts';
 
 /** The contenders of the latency table: what a user writes without omnibus, and omnibus. */

@@ -1,6 +1,30 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { CliOptions } from './args.ts';
-import { packageVersion } from './e2e.ts';
+
+const require = createRequire(import.meta.url);
+
+/** The version of an installed package (from its package.json), or 'unknown'. */
+export function packageVersion(name: string): string {
+  try {
+    // Some packages do not export their package.json: walk up from the entry point.
+    let dir = dirname(require.resolve(name));
+    for (;;) {
+      const file = join(dir, 'package.json');
+      if (existsSync(file)) {
+        const json = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+        if (json.name === name && json.version) return json.version;
+      }
+      const up = dirname(dir);
+      if (up === dir) return 'unknown';
+      dir = up;
+    }
+  } catch {
+    return 'unknown';
+  }
+}
 
 /** Versions of the runtime and of every driver the tables compare. */
 export function versionLines(): string[] {
