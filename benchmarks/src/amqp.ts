@@ -120,12 +120,27 @@ export class RawAmqp {
     count: number,
     settings: RawAmqpSettings,
   ): Promise<number> {
-    const channel = await this.#model.createConfirmChannel();
-    channel.on('error', () => {});
     const content = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
     const properties = amqpProperties(message);
-    const exchange = exchangeName(topic);
     const start = now();
+    await this.publishMany(topic, count, settings, () => content, properties);
+    return perSecond(count, now() - start);
+  }
+
+  /**
+   * `count` messages whose content is `content(i)` through a fresh confirm channel, ≤ `confirmWindow`
+   * unconfirmed, waiting for 'drain' on back-pressure; resolves once the broker confirmed all of them.
+   */
+  async publishMany(
+    topic: string,
+    count: number,
+    settings: RawAmqpSettings,
+    content: (index: number) => Buffer,
+    properties: Options.Publish,
+  ): Promise<void> {
+    const channel = await this.#model.createConfirmChannel();
+    channel.on('error', () => {});
+    const exchange = exchangeName(topic);
     try {
       await withTimeout(
         new Promise<void>((resolve, reject) => {
@@ -135,8 +150,9 @@ export class RawAmqp {
           const pump = (): void => {
             while (!blocked && sent < count && sent - confirmed < settings.confirmWindow) {
               const routingKey = String(sent % settings.partitions);
+              const body = content(sent);
               sent++;
-              const writable = channel.publish(exchange, routingKey, content, properties, (error) => {
+              const writable = channel.publish(exchange, routingKey, body, properties, (error) => {
                 if (error) {
                   reject(error);
                   return;
@@ -162,13 +178,60 @@ export class RawAmqp {
     } finally {
       await channel.close().catch(() => {});
     }
-    return perSecond(count, now() - start);
+  }
+
+  /** A long-lived confirm channel publishing to `topic`; `send` resolves once the broker confirmed. */
+  async confirmPublisher(
+    topic: string,
+    partitions: number,
+    properties: Options.Publish,
+  ): Promise<{ send(content: Buffer): Promise<void>; close(): Promise<void> }> {
+    const channel = await this.#model.createConfirmChannel();
+    channel.on('error', () => {});
+    const exchange = exchangeName(topic);
+    let next = 0;
+    return {
+      send: (content) =>
+        new Promise<void>((resolve, reject) => {
+          channel.publish(exchange, String(next++ % partitions), content, properties, (error) =>
+            error ? reject(error) : resolve(),
+          );
+        }),
+      close: () => channel.close().catch(() => {}),
+    };
   }
 
   /** One channel per partition queue with `prefetch`, manual acks; msg/s first→last. */
   async consume(topic: string, group: string, count: number, settings: RawAmqpSettings): Promise<number> {
     const clock = new ArrivalClock(count);
+    const stop = await this.startConsumer(topic, group, settings, () => clock.tick());
+    try {
+      clock.start();
+      await withTimeout(
+        clock.done,
+        settings.timeoutMs,
+        `raw amqplib consumer got ${clock.count} of ${count} messages from ${topic} within ${settings.timeoutMs} ms`,
+      );
+    } finally {
+      await stop();
+    }
+    return clock.rate();
+  }
+
+  /**
+   * Consumes every partition queue of (topic, group) on its own channel with `prefetch`, calling
+   * `onMessage` and then acking each delivery; resolves once all consumers are registered, with a stop.
+   */
+  async startConsumer(
+    topic: string,
+    group: string,
+    settings: RawAmqpSettings,
+    onMessage: (content: Buffer) => void,
+  ): Promise<() => Promise<void>> {
     const channels: Channel[] = [];
+    const stop = async () => {
+      await Promise.allSettled(channels.map((c) => c.close()));
+    };
     try {
       for (let p = 0; p < settings.partitions; p++) {
         const channel = await this.#model.createChannel();
@@ -177,20 +240,15 @@ export class RawAmqp {
         await channel.prefetch(settings.prefetch);
         await channel.consume(partitionQueueName(topic, group, p), (msg: ConsumeMessage | null) => {
           if (!msg) return;
+          onMessage(msg.content);
           channel.ack(msg);
-          clock.tick();
         });
       }
-      clock.start();
-      await withTimeout(
-        clock.done,
-        settings.timeoutMs,
-        `raw amqplib consumer got ${clock.count} of ${count} messages from ${topic} within ${settings.timeoutMs} ms`,
-      );
-    } finally {
-      await Promise.allSettled(channels.map((c) => c.close()));
+    } catch (error) {
+      await stop();
+      throw error;
     }
-    return clock.rate();
+    return stop;
   }
 
   /** The broker's product and version as it announced them on connect, e.g. `RabbitMQ 3.10.8`. */

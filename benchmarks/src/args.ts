@@ -1,18 +1,43 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { type BenchOptions, BROKER_KINDS, type BrokerKind, SQS_DEFAULT_MESSAGES } from './harness.ts';
 
-export type Target = BrokerKind | 'codec' | 'otel';
+export type Target = BrokerKind | 'codec' | 'otel' | 'e2e' | 'latency' | 'rss';
+
+/** What `--broker all` (and no --broker) runs, in this order; kafka, amqp and redis are covered by e2e. */
+export const ALL_TARGETS: readonly Target[] = ['e2e', 'latency', 'sqs', 'memory', 'rss', 'codec'];
+const NAMED: readonly string[] = [...BROKER_KINDS, 'codec', 'otel', 'e2e', 'latency', 'rss'];
 
 export interface CliOptions extends BenchOptions {
   targets: Target[];
   /** Broker of the otel target. @default memory:// */
   otelUrl?: string;
+  /** Body size of the e2e and latency targets: `--size` when given, else ~1 KiB. */
+  e2eSize: number;
+  /** Prefetch of the e2e and latency consumers (raw per queue; omnibus subscription prefetch). */
+  prefetch: number;
+  /** Events/s offered by the latency target. */
+  rate: number;
+  /** Seconds per latency segment (one per contender per run). */
+  latencySeconds: number;
+  /** Events of the rss target: `--messages` when given, else 200000. */
+  rssMessages: number;
+  /** Small N everywhere, for CI: every row, figures not asserted. */
+  quick: boolean;
+  /** Write benchmarks/RESULTS.md with everything printed. */
+  results: boolean;
+  /** A line for RESULTS.md about the machine (e.g. "shared with other jobs"). */
+  note?: string;
 }
 
 export const USAGE = `pnpm bench [options]
 
-  --broker kafka|amqp|redis|sqs|memory|codec|otel|all
-                   what to run; repeat or comma-separate (default: all = all but otel)
+  --broker kafka|amqp|redis|sqs|memory|codec|otel|e2e|latency|rss|all
+                   what to run; repeat or comma-separate (default: all =
+                   e2e,latency,sqs,memory,rss,codec)
+                   e2e: Kafka, RabbitMQ, Redis: raw JSON vs raw omnibus bytes vs
+                   omnibus: publish, consume, end-to-end ev/s + CPU µs/event
+                   latency: p50/p99 at a fixed rate, raw JSON vs omnibus
+                   rss: RSS and heap after GC over a long memory:// run
   --otel-url URL   broker of --broker otel               (default memory://)
   --messages N     events per run and metric            (default 20000; sqs 2000)
   --runs R         runs per metric, median reported     (default 3)
@@ -23,7 +48,15 @@ export const USAGE = `pnpm bench [options]
   --concurrency N  SDK subscription concurrency         (default 16)
   --codec-ops N    operations per codec sample          (default 100000)
   --timeout MS     give up on one publish/consume run   (default 120000)
+  --prefetch N     e2e/latency consumer prefetch        (default 256)
+  --rate N         latency: events/s offered            (default 1000)
+  --latency-seconds S  latency: seconds per segment      (default 3; 2 × runs segments)
+  --quick          small N for every table (CI; < 60 s on local brokers)
+  --results        also write benchmarks/RESULTS.md
+  --note TEXT      a line about the machine for RESULTS.md
   --quiet          no progress lines on stderr
+
+e2e and latency use --size if given, else a ~1 KiB body; rss uses --messages if given, else 200000.
 
 Broker URLs: KAFKA_URL / AMQP_URL / REDIS_URL / SQS_URL, else .brokers/brokers.env (pnpm brokers:up), else 127.0.0.1 defaults.`;
 
@@ -36,7 +69,13 @@ const DEFAULTS = {
   concurrency: 16,
   codecOps: 100_000,
   timeoutMs: 120_000,
+  prefetch: 256,
+  rate: 1_000,
+  latencySeconds: 3,
 };
+
+/** `--quick`: every table with small N (flags given explicitly still win). */
+const QUICK = { messages: 300, runs: 1, codecOps: 2_000, latencySeconds: 1, rss: 20_000, sqs: 100 };
 
 const NUMERIC: Record<string, keyof typeof DEFAULTS> = {
   '--messages': 'messages',
@@ -47,6 +86,9 @@ const NUMERIC: Record<string, keyof typeof DEFAULTS> = {
   '--concurrency': 'concurrency',
   '--codec-ops': 'codecOps',
   '--timeout': 'timeoutMs',
+  '--prefetch': 'prefetch',
+  '--rate': 'rate',
+  '--latency-seconds': 'latencySeconds',
 };
 
 export class UsageError extends Error {}
@@ -67,7 +109,10 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const numbers = { ...DEFAULTS };
   const targets = new Set<Target>();
   let quiet = false;
-  let messagesGiven = false;
+  let quick = false;
+  let results = false;
+  let note: string | undefined;
+  const given = new Set<string>();
   let otelUrl: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -75,8 +120,10 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
       ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
       : [arg, undefined];
     if (flag === '--') continue;
-    if (flag === '--quiet') {
-      quiet = true;
+    if (flag === '--quiet' || flag === '--quick' || flag === '--results') {
+      if (flag === '--quiet') quiet = true;
+      if (flag === '--quick') quick = true;
+      if (flag === '--results') results = true;
       continue;
     }
     const value = inline ?? argv[++i];
@@ -85,18 +132,21 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
       otelUrl = value;
       continue;
     }
+    if (flag === '--note') {
+      note = value;
+      continue;
+    }
     if (flag === '--broker' || flag === '--brokers') {
       for (const name of value
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean)) {
-        if (name === 'all') for (const t of [...BROKER_KINDS, 'codec'] as Target[]) targets.add(t);
+        if (name === 'all') for (const t of ALL_TARGETS) targets.add(t);
         else if (name === 'rabbitmq') targets.add('amqp');
-        else if ((BROKER_KINDS as readonly string[]).includes(name) || name === 'codec' || name === 'otel')
-          targets.add(name as Target);
+        else if (NAMED.includes(name)) targets.add(name as Target);
         else
           throw new UsageError(
-            `unknown --broker ${name} (kafka, amqp, redis, sqs, memory, codec, otel or all)`,
+            `unknown --broker ${name} (kafka, amqp, redis, sqs, memory, codec, otel, e2e, latency, rss or all)`,
           );
       }
       continue;
@@ -107,13 +157,23 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     if (!Number.isInteger(n) || n < (key === 'size' ? 0 : 1))
       throw new UsageError(`${flag} must be a positive integer, got ${value}`);
     numbers[key] = n;
-    if (key === 'messages') messagesGiven = true;
+    given.add(key);
   }
+  if (quick) {
+    for (const key of ['messages', 'runs', 'codecOps', 'latencySeconds'] as const)
+      if (!given.has(key)) numbers[key] = QUICK[key];
+  }
+  const messagesGiven = given.has('messages');
   const file = brokersEnv();
   const options: CliOptions = {
     ...numbers,
-    sqsMessages: messagesGiven ? numbers.messages : SQS_DEFAULT_MESSAGES,
-    targets: targets.size > 0 ? [...targets] : [...BROKER_KINDS, 'codec'],
+    sqsMessages: messagesGiven ? numbers.messages : quick ? QUICK.sqs : SQS_DEFAULT_MESSAGES,
+    e2eSize: given.has('size') ? numbers.size : 1_024,
+    rssMessages: messagesGiven ? numbers.messages : quick ? QUICK.rss : 200_000,
+    quick,
+    results,
+    ...(note === undefined ? {} : { note }),
+    targets: targets.size > 0 ? [...targets] : [...ALL_TARGETS],
     ...(otelUrl === undefined ? {} : { otelUrl }),
     urls: {
       kafka: env.KAFKA_URL ?? file.KAFKA_URL ?? 'kafka://127.0.0.1:9092',

@@ -1,4 +1,5 @@
 import { createBus } from '@omnibus/core';
+import { z } from 'zod';
 import { benchContract, sizedPayload } from './payload.ts';
 import { median, now, perSecond } from './stats.ts';
 
@@ -8,6 +9,10 @@ export interface CodecResult {
   jsonEncode: number;
   avroDecode: number;
   jsonDecode: number;
+  /** `zod.parse` then `JSON.stringify` to a Buffer: what a raw JSON publisher that validates does. */
+  jsonZodEncode: number;
+  /** `JSON.parse` of the Buffer then `zod.parse`: what a raw JSON consumer that validates does. */
+  jsonZodDecode: number;
   /** `bus.encode`: validation + Avro + CloudEvents headers (id, time, writer schema) — what publish does before the adapter. */
   envelopeEncode: number;
   avroBytes: number;
@@ -17,6 +22,15 @@ export interface CodecResult {
 }
 
 let sink = 0;
+
+/** The bench record as a zod 4 schema, built once (as a competent raw JSON path would). */
+export const benchZodSchema = z.object({
+  orderId: z.string(),
+  seq: z.number().int(),
+  amount: z.number(),
+  currency: z.enum(['EUR', 'USD', 'GBP']),
+  data: z.string(),
+});
 
 function time(ops: number, operation: (i: number) => number): number {
   for (let i = 0; i < Math.min(ops, 2_000); i++) sink += operation(i); // warm-up
@@ -42,6 +56,8 @@ export async function runCodec(size: number, ops: number, runs: number): Promise
     ad: [] as number[],
     jd: [] as number[],
     env: [] as number[],
+    jze: [] as number[],
+    jzd: [] as number[],
   };
   try {
     for (let r = 0; r < runs; r++) {
@@ -51,9 +67,13 @@ export async function runCodec(size: number, ops: number, runs: number): Promise
       const decodeAvro = () => samples.ad.push(time(ops, () => contract.decode(avroBytes).seq));
       const decodeJson = () =>
         samples.jd.push(time(ops, () => (JSON.parse(jsonBytes.toString('utf8')) as { seq: number }).seq));
+      const encodeJsonZod = () =>
+        samples.jze.push(time(ops, () => Buffer.from(JSON.stringify(benchZodSchema.parse(payload))).length));
+      const decodeJsonZod = () =>
+        samples.jzd.push(time(ops, () => benchZodSchema.parse(JSON.parse(jsonBytes.toString('utf8'))).seq));
       for (const step of avroFirst
-        ? [encodeAvro, encodeJson, decodeAvro, decodeJson]
-        : [encodeJson, encodeAvro, decodeJson, decodeAvro])
+        ? [encodeAvro, encodeJson, encodeJsonZod, decodeAvro, decodeJson, decodeJsonZod]
+        : [encodeJsonZod, encodeJson, encodeAvro, decodeJsonZod, decodeJson, decodeAvro])
         step();
       samples.env.push(time(ops, () => bus.encode(contract, payload).body.length));
     }
@@ -66,6 +86,8 @@ export async function runCodec(size: number, ops: number, runs: number): Promise
     jsonEncode: median(samples.je),
     avroDecode: median(samples.ad),
     jsonDecode: median(samples.jd),
+    jsonZodEncode: median(samples.jze),
+    jsonZodDecode: median(samples.jzd),
     envelopeEncode: median(samples.env),
     avroBytes: avroBytes.length,
     jsonBytes: jsonBytes.length,

@@ -1,5 +1,5 @@
 import type { OutgoingMessage } from '@omnibus/core';
-import kafkajs, { type Admin, type Kafka, type Message, type Producer } from 'kafkajs';
+import kafkajs, { type Admin, type Kafka, type KafkaMessage, type Message, type Producer } from 'kafkajs';
 import { ArrivalClock, now, perSecond, withTimeout } from './stats.ts';
 
 const { Kafka: KafkaClient, Partitioners, logLevel } = kafkajs;
@@ -115,6 +115,63 @@ export class RawKafka {
       await consumer.disconnect().catch(() => {});
     }
     return clock.rate();
+  }
+
+  /** `count` messages made by `make(i)` in sequential `sendBatch` requests of `batch` (acks=-1). */
+  async sendMany(
+    topic: string,
+    count: number,
+    batch: number,
+    make: (index: number) => Message,
+  ): Promise<void> {
+    for (let sent = 0; sent < count; ) {
+      const n = Math.min(batch, count - sent);
+      const messages: Message[] = new Array(n);
+      for (let i = 0; i < n; i++) messages[i] = make(sent + i);
+      await this.producer.sendBatch({ topicMessages: [{ topic, messages }], acks: -1, timeout: 30_000 });
+      sent += n;
+    }
+  }
+
+  /**
+   * A consumer of a fresh `group` on `topic` from the beginning (`eachBatch`, auto-resolve, auto-commit
+   * every `commitIntervalMs`, `partitions` partitions consumed concurrently — as the adapter does — and
+   * its session / heartbeat / maxWait settings), calling `onMessage` for every message; resolves once it
+   * joined the group, with a stop.
+   */
+  async startConsumer(
+    topic: string,
+    group: string,
+    tuning: { partitions: number; commitIntervalMs: number },
+    onMessage: (message: KafkaMessage) => void,
+  ): Promise<() => Promise<void>> {
+    const consumer = this.kafka.consumer({
+      groupId: group,
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 30_000,
+      heartbeatInterval: 1_000,
+      maxWaitTimeInMs: 1_000,
+      allowAutoTopicCreation: false,
+    });
+    const stop = () => consumer.disconnect().catch(() => {});
+    try {
+      const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await consumer.run({
+        autoCommitInterval: tuning.commitIntervalMs,
+        partitionsConsumedConcurrently: Math.min(Math.max(tuning.partitions, 1), 32),
+        eachBatch: async ({ batch, heartbeat }) => {
+          for (const message of batch.messages) onMessage(message);
+          await heartbeat();
+        },
+      });
+      await withTimeout(joined, 60_000, `raw kafkajs consumer of ${topic} did not join ${group} within 60 s`);
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+    return stop;
   }
 
   /** Disconnects the producer, then (best effort) deletes what the benchmark created, then the admin. */

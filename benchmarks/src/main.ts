@@ -1,6 +1,9 @@
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs, USAGE, UsageError } from './args.ts';
-import { environmentLines, formatBrokerReport, formatCodecReport, runBroker, runCodec } from './harness.ts';
-import { formatOtelReport, runOtel } from './otel.ts';
+import { environmentLines } from './harness.ts';
+import { resultsMarkdown, versionLines } from './results.ts';
+import { runTargets } from './run.ts';
 
 // kafkajs v2 warns about its partitioner change on every producer; both sides pick it explicitly.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
@@ -27,31 +30,33 @@ async function main(): Promise<number> {
     console.error(`${error.message}\n\n${USAGE}`);
     return 2;
   }
-  console.log(`# omnibus benchmarks — ${new Date().toISOString()}`);
-  console.log(`- ${environmentLines().join('\n- ')}`);
-  console.log(`- command: pnpm bench ${argv.join(' ')}`.trimEnd());
-  let failed = false;
-  for (const target of options.targets) {
-    console.log('');
-    if (target === 'codec') {
-      options.log?.('codec micro-benchmark');
-      console.log(
-        formatCodecReport(await runCodec(options.size, options.codecOps, options.runs), options.size),
-      );
-      continue;
-    }
-    if (target === 'otel') {
-      options.log?.(`otel: ${options.runs} runs × 3 variants × ${options.messages} messages`);
-      const report = await runOtel({ ...options, url: options.otelUrl });
-      if (report.status === 'failed') failed = true;
-      console.log(formatOtelReport(report));
-      continue;
-    }
-    const messages = target === 'sqs' ? (options.sqsMessages ?? options.messages) : options.messages;
-    options.log?.(`${target}: ${options.runs} runs × ${messages} messages`);
-    const report = await runBroker(target, options);
-    if (report.status === 'failed') failed = true;
-    console.log(formatBrokerReport(report));
+  const printed: string[] = [];
+  const print = (text: string) => {
+    console.log(text);
+    printed.push(text);
+  };
+  const command =
+    `pnpm bench ${argv.map((a) => (/[\s'"]/.test(a) ? JSON.stringify(a) : a)).join(' ')}`.trimEnd();
+  const startedAt = new Date();
+  const environment = [...environmentLines(), ...versionLines()];
+  print(`# omnibus benchmarks — ${startedAt.toISOString()}`);
+  print(`- ${environment.join('\n- ')}`);
+  print(`- command: ${command}`);
+  const failed = await runTargets(options, print);
+  if (options.results) {
+    const file = new URL('../RESULTS.md', import.meta.url);
+    writeFileSync(
+      file,
+      resultsMarkdown({
+        command,
+        startedAt,
+        environment,
+        settings: options,
+        note: options.note,
+        body: printed.slice(3).join('\n'),
+      }),
+    );
+    options.log?.(`wrote ${fileURLToPath(file)}`);
   }
   return failed ? 1 : 0;
 }

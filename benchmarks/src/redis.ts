@@ -119,6 +119,78 @@ export class RawRedis {
     return clock.rate();
   }
 
+  /** `count` entries with fields `fields(i)` in sequential pipelines of `batch` XADDs, round-robin. */
+  async publishMany(
+    topic: string,
+    count: number,
+    s: RawRedisSettings,
+    fields: (index: number) => (string | Buffer)[],
+  ): Promise<void> {
+    const streams = RawRedis.streams(topic, s.partitions);
+    for (let sent = 0; sent < count; ) {
+      const n = Math.min(s.batch, count - sent);
+      const pipeline = this.#client.pipeline();
+      for (let i = 0; i < n; i++)
+        pipeline.xadd(streams[(sent + i) % streams.length]!, '*', ...fields(sent + i));
+      for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+      sent += n;
+    }
+  }
+
+  /** XADDs of `entries` (field lists) in one pipeline, round-robin from `first`; resolves when all are stored. */
+  async add(topic: string, partitions: number, first: number, entries: (string | Buffer)[][]): Promise<void> {
+    const streams = RawRedis.streams(topic, partitions);
+    const pipeline = this.#client.pipeline();
+    for (const [i, fields] of entries.entries())
+      pipeline.xadd(streams[(first + i) % streams.length]!, '*', ...fields);
+    for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+  }
+
+  /**
+   * A reader of its own: XREADGROUP (COUNT, BLOCK 1 s) over every partition stream, `onEntry(fields)` per
+   * entry, then one pipelined XACK per stream, until stopped; resolves at once with the stop.
+   */
+  async startConsumer(
+    topic: string,
+    group: string,
+    s: RawRedisSettings,
+    onEntry: (fields: Buffer[]) => void,
+  ): Promise<() => Promise<void>> {
+    const streams = RawRedis.streams(topic, s.partitions);
+    const reader = this.#client.duplicate();
+    reader.on('error', () => {});
+    let stopped = false;
+    const loop = (async () => {
+      while (!stopped) {
+        const reply = await reader.xreadgroupBuffer(
+          'GROUP',
+          group,
+          'raw',
+          'COUNT',
+          s.readCount,
+          'BLOCK',
+          1_000,
+          'STREAMS',
+          ...streams,
+          ...streams.map(() => '>'),
+        );
+        if (!reply) continue;
+        const acks = this.#client.pipeline();
+        for (const [stream, entries] of reply) {
+          if (entries.length === 0) continue;
+          for (const [, fields] of entries) if (fields) onEntry(fields);
+          acks.xack(stream, group, ...entries.map(([id]) => id));
+        }
+        await acks.exec();
+      }
+    })().catch(() => {});
+    return async () => {
+      stopped = true;
+      reader.disconnect();
+      await loop;
+    };
+  }
+
   async deleteTopic(topic: string, partitions: number): Promise<void> {
     await this.#client.del(...RawRedis.streams(topic, partitions)).catch(() => {});
   }

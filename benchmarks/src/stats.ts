@@ -132,3 +132,22 @@ export class ArrivalClock {
     return perSecond(this.expected, Math.max(this.#last - this.#first, 0.001));
   }
 }
+
+/** A measured window: wall time and process CPU (user + system) from construction to `stop`. */
+export class CpuWindow {
+  readonly #start = now();
+  readonly #cpu = process.cpuUsage();
+
+  /** Events per second and CPU µs per event over the window so far. */
+  stop(events: number, end = now()): { rate: number; cpuUs: number } {
+    const cpu = process.cpuUsage(this.#cpu);
+    return { rate: perSecond(events, end - this.#start), cpuUs: (cpu.user + cpu.system) / events };
+  }
+}
+
+/** The `q`-quantile (0..1) of `values` by nearest rank; NaN when empty. */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
