@@ -1,5 +1,5 @@
 import { openFixture } from './fixtures.ts';
-import { ArrivalClock, CpuWindow, withTimeout } from './stats.ts';
+import { ArrivalClock, CpuWindow, runId, withTimeout } from './stats.ts';
 
 /**
  * The three contenders of the end-to-end table: a raw driver with JSON payloads (what a competent
@@ -125,7 +125,7 @@ export async function measureSides(
 
 /** Runs the end-to-end table of one broker; never throws (a failure is reported). */
 export async function runE2e(broker: E2eBroker, s: E2eSettings): Promise<E2eReport> {
-  const id = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
+  const id = runId();
   let fixture: Fixture;
   try {
     fixture = await openFixture(broker, s, id);

@@ -12,7 +12,7 @@ import { benchContract, headerBytes, sizedPayload } from './payload.ts';
 import { RawRedis } from './redis.ts';
 import { type SdkSettings, sdkConsume, sdkPublish } from './sdk.ts';
 import { RawSqs, SQS_BATCH } from './sqs.ts';
-import { formatRate, formatRatio, median } from './stats.ts';
+import { formatRate, formatRatio, median, runId } from './stats.ts';
 
 export type BrokerKind = 'kafka' | 'amqp' | 'redis' | 'sqs' | 'memory';
 export const BROKER_KINDS: readonly BrokerKind[] = ['kafka', 'amqp', 'redis', 'sqs', 'memory'];
@@ -139,10 +139,6 @@ function sdkSettings(o: BenchOptions): SdkSettings {
 
 const startedAt = performance.now();
 const elapsed = () => `${((performance.now() - startedAt) / 1000).toFixed(1)} s`;
-
-function runId(): string {
-  return `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
-}
 
 /** Fills in `common` conditions shared by every broker table. */
 function messageConditions(bus: Bus, o: BenchOptions, withRaw = true, key = 'no key'): string[] {

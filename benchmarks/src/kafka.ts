@@ -1,5 +1,12 @@
 import type { OutgoingMessage } from '@omnibus/core';
-import kafkajs, { type Admin, type Kafka, type KafkaMessage, type Message, type Producer } from 'kafkajs';
+import kafkajs, {
+  type Admin,
+  type Consumer,
+  type Kafka,
+  type KafkaMessage,
+  type Message,
+  type Producer,
+} from 'kafkajs';
 import { ArrivalClock, now, perSecond, withTimeout } from './stats.ts';
 
 const { Kafka: KafkaClient, Partitioners, logLevel } = kafkajs;
@@ -85,14 +92,7 @@ export class RawKafka {
 
   /** A fresh group reads `count` messages with `eachBatch` (auto-resolve, auto-commit); msg/s first→last. */
   async consume(topic: string, group: string, count: number, settings: RawKafkaSettings): Promise<number> {
-    const consumer = this.kafka.consumer({
-      groupId: group,
-      sessionTimeout: 10_000,
-      rebalanceTimeout: 30_000,
-      heartbeatInterval: 1_000,
-      maxWaitTimeInMs: 1_000,
-      allowAutoTopicCreation: false,
-    });
+    const consumer = this.#consumer(group);
     const clock = new ArrivalClock(count);
     try {
       consumer.on(consumer.events.GROUP_JOIN, () => clock.start());
@@ -145,14 +145,7 @@ export class RawKafka {
     tuning: { partitions: number; commitIntervalMs: number },
     onMessage: (message: KafkaMessage) => void,
   ): Promise<() => Promise<void>> {
-    const consumer = this.kafka.consumer({
-      groupId: group,
-      sessionTimeout: 10_000,
-      rebalanceTimeout: 30_000,
-      heartbeatInterval: 1_000,
-      maxWaitTimeInMs: 1_000,
-      allowAutoTopicCreation: false,
-    });
+    const consumer = this.#consumer(group);
     const stop = () => consumer.disconnect().catch(() => {});
     try {
       const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
@@ -175,6 +168,18 @@ export class RawKafka {
   }
 
   /** Disconnects the producer, then (best effort) deletes what the benchmark created, then the admin. */
+  /** A consumer of `group` with the settings every raw run uses. */
+  #consumer(group: string): Consumer {
+    return this.kafka.consumer({
+      groupId: group,
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 30_000,
+      heartbeatInterval: 1_000,
+      maxWaitTimeInMs: 1_000,
+      allowAutoTopicCreation: false,
+    });
+  }
+
   async close(cleanup: { deleteTopics?: string[]; deleteGroups?: string[] } = {}): Promise<void> {
     await this.producer.disconnect().catch(() => {});
     try {

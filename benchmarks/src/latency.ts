@@ -1,6 +1,6 @@
 import { describe, type E2eBroker, type E2eSettings, type Fixture, type Side, type Variant } from './e2e.ts';
 import { openFixture } from './fixtures.ts';
-import { now, quantile, withTimeout } from './stats.ts';
+import { now, quantile, runId, withTimeout } from './stats.ts';
 
 /** The contenders of the latency table: what a user writes without omnibus, and omnibus. */
 export const LATENCY_VARIANTS = ['raw JSON', 'omnibus'] as const satisfies readonly Variant[];
@@ -83,7 +83,7 @@ async function segment(
 
 /** p50/p99 at a fixed rate, raw JSON vs omnibus, alternating segments; never throws. */
 export async function runLatency(broker: E2eBroker, s: LatencySettings): Promise<LatencyReport> {
-  const id = `lat${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
+  const id = `lat${runId()}`;
   const samples: Record<LatencyVariant, LatencySample[]> = { 'raw JSON': [], omnibus: [] };
   let fixture: Fixture;
   try {

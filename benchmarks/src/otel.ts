@@ -13,7 +13,7 @@ import {
 import { BatchSpanProcessor, type ReadableSpan, TracerProvider } from '@opentelemetry/sdk-trace';
 import { benchContract, sizedPayload } from './payload.ts';
 import { sdkConsume, sdkPublish } from './sdk.ts';
-import { formatRate, formatRatio, median } from './stats.ts';
+import { formatRate, formatRatio, median, runId } from './stats.ts';
 
 /**
  * What the bus runs with: no middleware; `openTelemetry()` with `@opentelemetry/api` present and nothing
@@ -110,7 +110,7 @@ const cpuMicros = (since: NodeJS.CpuUsage) => {
  * topic of its own, so that load on the machine spreads over all three.
  */
 export async function runOtel(o: OtelSettings): Promise<OtelReport> {
-  const id = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
+  const id = runId();
   const rows: OtelRow[] = [];
   for (const metric of ['publish', 'publish N, then consume N'] as const)
     for (const variant of OTEL_VARIANTS) rows.push({ metric, variant, rates: [], cpu: [] });

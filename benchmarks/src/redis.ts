@@ -87,18 +87,7 @@ export class RawRedis {
     clock.start();
     const run = async () => {
       while (clock.count < count) {
-        const reply = await this.#reader.xreadgroupBuffer(
-          'GROUP',
-          group,
-          'raw',
-          'COUNT',
-          s.readCount,
-          'BLOCK',
-          1_000,
-          'STREAMS',
-          ...streams,
-          ...streams.map(() => '>'),
-        );
+        const reply = await RawRedis.#readGroup(this.#reader, group, streams, s.readCount);
         if (!reply) continue;
         const acks = this.#client.pipeline();
         let read = 0;
@@ -162,18 +151,7 @@ export class RawRedis {
     let stopped = false;
     const loop = (async () => {
       while (!stopped) {
-        const reply = await reader.xreadgroupBuffer(
-          'GROUP',
-          group,
-          'raw',
-          'COUNT',
-          s.readCount,
-          'BLOCK',
-          1_000,
-          'STREAMS',
-          ...streams,
-          ...streams.map(() => '>'),
-        );
+        const reply = await RawRedis.#readGroup(reader, group, streams, s.readCount);
         if (!reply) continue;
         const acks = this.#client.pipeline();
         for (const [stream, entries] of reply) {
@@ -189,6 +167,22 @@ export class RawRedis {
       reader.disconnect();
       await loop;
     };
+  }
+
+  /** One XREADGROUP of consumer `raw` of `group` over every partition stream: new entries, 1 s block. */
+  static #readGroup(reader: Redis, group: string, streams: string[], count: number) {
+    return reader.xreadgroupBuffer(
+      'GROUP',
+      group,
+      'raw',
+      'COUNT',
+      count,
+      'BLOCK',
+      1_000,
+      'STREAMS',
+      ...streams,
+      ...streams.map(() => '>'),
+    );
   }
 
   async deleteTopic(topic: string, partitions: number): Promise<void> {

@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createBus } from '@omnibus/core';
 import { benchContract, sizedPayload } from './payload.ts';
-import { ArrivalClock, runWindowed, withTimeout } from './stats.ts';
+import { ArrivalClock, runId, runWindowed, withTimeout } from './stats.ts';
 
 // As in otel.ts: --expose-gc at runtime, so `pnpm bench` needs no node flag.
 setFlagsFromString('--expose-gc');
@@ -50,7 +50,7 @@ function sample(events: number): RssSample {
  */
 export async function runRss(s: RssSettings): Promise<RssReport> {
   const chunks = Math.max(1, s.samples ?? 10);
-  const id = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
+  const id = runId();
   const bus = await createBus({ url: `memory://omnibus-bench-rss-${id}`, source: 'urn:omnibus:bench' });
   const contract = benchContract(`omnibus-bench-rss-${id}`);
   const payload = sizedPayload(s.size);
