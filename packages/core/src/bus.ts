@@ -16,8 +16,10 @@ import {
   DEAD_LETTER_HEADERS,
   encodedSize,
   fromStructured,
+  isoTime,
   isReservedHeader,
   newEventId,
+  rememberSize,
   STRUCTURED_CONTENT_TYPE,
   splitHeaders,
   WRITER_SCHEMA_HEADER,
@@ -64,6 +66,8 @@ export type {
 } from './bus-types.ts';
 
 const DEFAULT_DEAD_LETTER_GROUP = 'dead-letters';
+const NO_BYTES = new Uint8Array(0);
+type ContractIdentity = Pick<EventContract, 'type' | 'version' | 'fingerprint' | 'writerSchemaJson'>;
 
 export class Bus {
   /** The adapter underneath (for raw access in tests and tools). */
@@ -73,6 +77,7 @@ export class Bus {
   readonly #onError: (error: Error) => void;
   readonly #consumers = new Set<Consumer<unknown>>();
   readonly #provisioned = new Set<string>();
+  readonly #fixedBytesOf = new WeakMap<object, number>();
   readonly #memoryStore = new MemoryIdempotencyStore();
   readonly #outbox: Outbox;
   readonly #middleware: Middleware[];
@@ -151,24 +156,49 @@ export class Bus {
       }
     }
     const body = contract.encode(payload);
-    const attributes = attributeHeaders(
+    const id = options.id ?? newEventId();
+    const time = isoTime(options.time);
+    const headers = this.#attributes(contract, id, time);
+    // The attributes' size but for id and time is the same for every event of a contract.
+    let size =
+      this.#fixedBytes(contract) +
+      body.byteLength +
+      Buffer.byteLength(id) +
+      time.length + // ISO 8601: ASCII
+      (options.key === undefined ? 0 : Buffer.byteLength(options.key));
+    // User headers go first (the attributes overwrite none: reserved names were refused above).
+    if (own) size += encodedSize(NO_BYTES, own);
+    const all = own ? Object.assign(own, headers) : headers;
+    const limit = this.capabilities.maxMessageBytes;
+    if (size > limit) throw new MessageTooLargeError(contract.type, size, limit, this.transport.name);
+    const message = { topic: contract.topic, key: options.key, body, headers: all };
+    rememberSize(message, size);
+    return message;
+  }
+
+  #attributes(contract: ContractIdentity, id: string, time: string): Record<string, string> {
+    return attributeHeaders(
       {
-        id: options.id ?? newEventId(),
+        id,
         type: contract.type,
         source: this.#source,
         specversion: '1.0',
-        time: options.time ?? new Date(),
+        time,
         datacontenttype: CONTENT_TYPE,
         dataschema: dataSchemaOf(contract),
       },
       this.#embedSchema ? contract.writerSchemaJson : undefined,
     );
-    // Without user headers the attributes are the headers (same names, same order): no second copy.
-    const headers = own ? Object.assign(own, attributes) : attributes;
-    const size = encodedSize(body, headers, options.key);
-    const limit = this.capabilities.maxMessageBytes;
-    if (size > limit) throw new MessageTooLargeError(contract.type, size, limit, this.transport.name);
-    return { topic: contract.topic, key: options.key, body, headers };
+  }
+
+  /** Bytes of a contract's attribute headers, names and values, but for the values of id and time. */
+  #fixedBytes(contract: ContractIdentity): number {
+    let bytes = this.#fixedBytesOf.get(contract);
+    if (bytes === undefined) {
+      bytes = encodedSize(NO_BYTES, this.#attributes(contract, '', ''));
+      this.#fixedBytesOf.set(contract, bytes);
+    }
+    return bytes;
   }
 
   /** Validates, encodes and publishes one event; resolves when the broker has it. */
@@ -238,6 +268,7 @@ export class Bus {
     const size = encodedSize(message.body, message.headers, message.key);
     const limit = this.capabilities.maxMessageBytes;
     if (size > limit) throw new MessageTooLargeError(message.topic, size, limit, this.transport.name);
+    rememberSize(message, size);
   }
 
   /**

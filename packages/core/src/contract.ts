@@ -11,6 +11,7 @@ import {
 import { rabinFingerprint } from './fingerprint.ts';
 import { logicalTypes } from './logical-types.ts';
 import { exactLongs } from './long.ts';
+import { writeSingleObject } from './slab.ts';
 import { zodToAvro } from './zod-avro.ts';
 
 /** How every contract compiles its schemas: logical types, unions as plain values, exact longs. Fresh each
@@ -95,6 +96,7 @@ type Inferred<D> = D extends { zod: infer Z extends z.ZodType }
 const MAGIC = Buffer.from([0xc3, 0x01]);
 const HEADER_BYTES = 10;
 const MAX_LEARNED_WRITERS = 64;
+const STRICT = { noUndeclaredFields: true };
 
 interface Compiled {
   type: avro.Type;
@@ -222,6 +224,9 @@ export function defineEvent<const D extends EventDefinition & SchemaSource>(defi
   }
 
   const learned = new Map<string, avro.Resolver | DecodeError>();
+  const header = Buffer.concat([MAGIC, Buffer.from(current.fingerprint, 'hex')]);
+  const ownLow = header.readUInt32LE(2);
+  const ownHigh = header.readUInt32LE(6);
 
   const validate = (payload: unknown): unknown => {
     if (current.zod) {
@@ -237,13 +242,17 @@ export function defineEvent<const D extends EventDefinition & SchemaSource>(defi
       }
       return result.data;
     }
+    // The compiled check first; the walk that names each problem only for a payload that fails it.
+    if (current.type.isValid(payload, STRICT)) return payload;
     const issues: ValidationIssue[] = [];
     current.type.isValid(payload, {
       noUndeclaredFields: true,
       errorHook: (path, value, type) => issues.push(describeAvroIssue(path, value, type)),
     });
-    if (issues.length > 0) throw new ValidationError(eventType, issues);
-    return payload;
+    throw new ValidationError(
+      eventType,
+      issues.length > 0 ? issues : [{ path: [], message: 'does not match the schema' }],
+    );
   };
 
   const resolverFor = (fingerprint: string, writerSchemaJson?: string): avro.Resolver => {
@@ -288,13 +297,7 @@ export function defineEvent<const D extends EventDefinition & SchemaSource>(defi
     fingerprint: current.fingerprint,
     validate,
     encode(payload) {
-      const value = current.toAvro(validate(payload));
-      const body = current.type.toBuffer(value);
-      const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
-      MAGIC.copy(out, 0);
-      out.write(current.fingerprint, 2, 'hex');
-      body.copy(out, HEADER_BYTES);
-      return out;
+      return writeSingleObject(current.type, header, current.toAvro(validate(payload)));
     },
     decode(bytes, writerSchemaJson) {
       const buffer = Buffer.isBuffer(bytes)
@@ -303,7 +306,11 @@ export function defineEvent<const D extends EventDefinition & SchemaSource>(defi
       if (buffer.length < HEADER_BYTES || buffer[0] !== 0xc3 || buffer[1] !== 0x01) {
         throw new DecodeError(`${eventType}: not an Avro single-object message (bad magic bytes)`);
       }
-      const resolver = resolverFor(buffer.toString('hex', 2, HEADER_BYTES), writerSchemaJson);
+      // This version's own writer (nearly every event) is read as it is, with no lookup by hex string.
+      const own = buffer.readUInt32LE(2) === ownLow && buffer.readUInt32LE(6) === ownHigh;
+      const resolver = own
+        ? undefined
+        : resolverFor(buffer.toString('hex', 2, HEADER_BYTES), writerSchemaJson);
       let value: unknown;
       try {
         value = current.type.fromBuffer(buffer.subarray(HEADER_BYTES), resolver);

@@ -51,8 +51,22 @@ export function newEventId(): string {
   return randomUUID();
 }
 
+let isoMs = Number.NaN;
+let iso = '';
+
+/** `date.toISOString()`, or now's; now's is formatted once per millisecond, not once per event. */
+export function isoTime(date?: Date): string {
+  if (date) return date.toISOString();
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    iso = new Date(ms).toISOString();
+    isoMs = ms;
+  }
+  return iso;
+}
+
 export function attributeHeaders(
-  attrs: EventAttributes,
+  attrs: Omit<EventAttributes, 'time'> & { time: string },
   writerSchemaJson: string | undefined,
 ): Record<string, string> {
   const headers: Record<string, string> = {
@@ -60,7 +74,7 @@ export function attributeHeaders(
     ce_type: attrs.type,
     ce_source: attrs.source,
     ce_specversion: attrs.specversion,
-    ce_time: attrs.time.toISOString(),
+    ce_time: attrs.time,
     ce_dataschema: attrs.dataschema,
     'content-type': attrs.datacontenttype,
   };
@@ -173,4 +187,52 @@ export function encodedSize(body: Uint8Array, headers: Record<string, string>, k
     if (Object.hasOwn(headers, name)) size += Buffer.byteLength(name) + Buffer.byteLength(headers[name]!);
   }
   return size;
+}
+
+interface Measured {
+  body: Uint8Array;
+  headers: Record<string, string>;
+  key: string | undefined;
+  headerChars: number;
+  size: number;
+}
+/** Where a message keeps its measured size: a symbol, so no header loop, spread or JSON sees it. */
+const MEASURED = Symbol('omnibus.measured');
+type Measurable = { body: Uint8Array; headers: Record<string, string>; key?: string; [MEASURED]?: Measured };
+
+/**
+ * Records the {@link encodedSize} the bus computed for `message`, so that the transport's own check
+ * ({@link sizeOf}) does not measure every header again. The record holds while the message keeps the same
+ * body, key and headers object, and its header names and values the same length (a header added, removed or
+ * resized after encoding is measured again).
+ */
+export function rememberSize(message: Measurable, size: number): void {
+  message[MEASURED] = {
+    body: message.body,
+    headers: message.headers,
+    key: message.key,
+    headerChars: headerChars(message.headers),
+    size,
+  };
+}
+
+/** {@link encodedSize} of a message, from {@link rememberSize} when it still holds. */
+export function sizeOf(message: Measurable): number {
+  const known = message[MEASURED];
+  if (
+    known &&
+    known.body === message.body &&
+    known.headers === message.headers &&
+    known.key === message.key &&
+    known.headerChars === headerChars(message.headers)
+  )
+    return known.size;
+  return encodedSize(message.body, message.headers, message.key);
+}
+
+/** Characters of the header names and values: a header added, removed or resized changes it. */
+function headerChars(headers: Record<string, string>): number {
+  let chars = 0;
+  for (const name in headers) if (Object.hasOwn(headers, name)) chars += name.length + headers[name]!.length;
+  return chars;
 }

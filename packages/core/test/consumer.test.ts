@@ -87,3 +87,44 @@ it('the key counts towards maxMessageBytes, as brokers count it', async () => {
   ).rejects.toThrow(/over the memory limit of 4000 bytes/);
   await bus.close();
 });
+
+it('bus.encode measures what encodedSize measures: multi-byte ids, times, keys and headers, at the limit', async () => {
+  const { encodedSize } = await import('../src/envelope.ts');
+  const probe = await createBus('memory://size-probe');
+  const cases = [
+    {},
+    { key: 'ключ-🔑' },
+    { id: 'événement-ü', headers: { 'x-région': 'Zürich ✓', plain: 'v' } },
+    { time: new Date('+012345-06-07T08:09:10.011Z'), key: 'k' },
+  ];
+  for (const options of cases) {
+    const expected = probe.encode(Job, { n: 7 }, options);
+    const bytes = encodedSize(expected.body, expected.headers, expected.key);
+    const fits = await createBus(`memory://size-${bytes}?maxMessageBytes=${bytes}`);
+    const short = await createBus(`memory://size-${bytes - 1}?maxMessageBytes=${bytes - 1}`);
+    const same = { ...options, id: expected.headers.ce_id, time: new Date(expected.headers.ce_time!) };
+    expect(fits.encode(Job, { n: 7 }, same).headers).toEqual(expected.headers);
+    expect(() => short.encode(Job, { n: 7 }, same)).toThrow(
+      expect.objectContaining({ name: 'MessageTooLargeError', bytes }),
+    );
+    await Promise.all([fits.close(), short.close()]);
+  }
+  await probe.close();
+});
+
+it("a header grown or added after bus.encode is measured again by the transport's own limit", async () => {
+  const bus = await createBus('memory://grown-header?maxMessageBytes=4000');
+  await bus.provision(Job, { groups: ['g'] });
+  const grown = bus.encode(Job, { n: 1 });
+  grown.headers.ce_source = 's'.repeat(10_000);
+  await expect(bus.transport.publish(grown)).rejects.toThrow(
+    expect.objectContaining({ name: 'MessageTooLargeError' }),
+  );
+  const added = bus.encode(Job, { n: 1 });
+  added.headers['x-extra'] = 'x'.repeat(10_000);
+  await expect(bus.transport.publish(added)).rejects.toThrow(
+    expect.objectContaining({ name: 'MessageTooLargeError' }),
+  );
+  await bus.transport.publish(bus.encode(Job, { n: 1 }));
+  await bus.close();
+});

@@ -65,6 +65,20 @@ describe('Avro contracts', () => {
     expect(bytes.subarray(2, 10).toString('hex')).toBe(Order.fingerprint);
   });
 
+  it('encodes many events into shared buffers without one overwriting another', () => {
+    // Sizes from a few bytes to well past a slab: events cross slab boundaries and the largest get their own.
+    const events = Array.from({ length: 3_000 }, (_, i) => ({
+      ...order,
+      items: Array.from({ length: (i * 7) % 13 }, (_, j) => ({ sku: `S-${i}-${j}`, qty: j })),
+      tags: { i: String(i) },
+      note: i % 97 === 0 ? 'n'.repeat(20_000 + i) : i % 5 === 0 ? null : 'é'.repeat(i % 300),
+    }));
+    const encoded = events.map((event) => Order.encode(event));
+    const views = new Set(encoded.map((bytes) => bytes.buffer));
+    expect(views.size).toBeLessThan(encoded.length); // shared, as the slab intends
+    for (const [i, bytes] of encoded.entries()) expect(Order.decode(bytes)).toEqual(events[i]);
+  });
+
   it('names the field path of every invalid value', () => {
     const bad = { ...order, items: [{ sku: 'A-1', qty: 'two' }], total: 12 } as never;
     const error = (() => {

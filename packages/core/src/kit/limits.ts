@@ -1,4 +1,4 @@
-import { DEAD_LETTER_HEADROOM_BYTES, encodedSize } from '../envelope.ts';
+import { DEAD_LETTER_HEADROOM_BYTES, sizeOf } from '../envelope.ts';
 import { MessageTooLargeError } from '../errors.ts';
 import type { Capabilities, OutgoingMessage } from '../transport.ts';
 
@@ -13,7 +13,7 @@ export function assertPublishable(
   adapter: string,
   extraBytes = 0,
 ): number {
-  const size = encodedSize(message.body, message.headers, message.key) + extraBytes;
+  const size = sizeOf(message) + extraBytes;
   const limit = capabilities.maxMessageBytes + DEAD_LETTER_HEADROOM_BYTES;
   if (size > limit)
     throw new MessageTooLargeError(message.headers.ce_type ?? message.topic, size, limit, adapter);
