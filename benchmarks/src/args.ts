@@ -29,6 +29,8 @@ export interface CliOptions extends BenchOptions {
   latencySeconds: number;
   /** Events of the rss target: `--messages` when given, else 200000. */
   rssMessages: number;
+  /** Records per Kafka ceiling run; 0 = the e2e N. */
+  ceilingRecords: number;
   /** Events of the rss-kafka target: `--messages` when given, else 1000000. */
   rssKafkaMessages: number;
   /** Small N everywhere, for CI: every row, figures not asserted. */
@@ -64,6 +66,7 @@ export const USAGE = `pnpm bench [options]
   --prefetch N     e2e/latency consumer prefetch        (default 256)
   --rate N         latency: events/s offered            (default 1000)
   --latency-seconds S  latency: seconds per segment      (default 3; 2 × runs segments)
+  --ceiling-records N  records per Kafka ceiling run      (default: the e2e N)
   --quick          small N for every table (CI; < 60 s on local brokers)
   --results        also write benchmarks/RESULTS.md
   --note TEXT      a line about the machine for RESULTS.md
@@ -87,6 +90,8 @@ const DEFAULTS = {
   prefetch: 256,
   rate: 1_000,
   latencySeconds: 3,
+  /** 0 = the e2e N. */
+  ceilingRecords: 0,
 };
 
 /** `--quick`: every table with small N (flags given explicitly still win). */
@@ -112,6 +117,7 @@ const NUMERIC: Record<string, keyof typeof DEFAULTS> = {
   '--prefetch': 'prefetch',
   '--rate': 'rate',
   '--latency-seconds': 'latencySeconds',
+  '--ceiling-records': 'ceilingRecords',
 };
 
 export class UsageError extends Error {}
@@ -177,7 +183,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     const key = NUMERIC[flag];
     if (!key) throw new UsageError(`unknown option ${flag}`);
     const n = Number(value);
-    if (!Number.isInteger(n) || n < (key === 'size' ? 0 : 1))
+    if (!Number.isInteger(n) || n < (key === 'size' || key === 'ceilingRecords' ? 0 : 1))
       throw new UsageError(`${flag} must be a positive integer, got ${value}`);
     numbers[key] = n;
     given.add(key);

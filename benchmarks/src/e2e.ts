@@ -42,6 +42,8 @@ export interface E2eSettings {
   prefetch: number;
   timeoutMs: number;
   urls: { kafka: string; amqp: string; redis: string };
+  /** Records per Kafka ceiling run. @default messages */
+  ceilingRecords?: number;
   /** Fetch kafka-tools with Maven when it is not cached (the Kafka ceiling). @default true */
   fetchKafkaTools?: boolean;
   log?: (line: string) => void;
@@ -214,7 +216,8 @@ async function ceilingRunner(
   const afterRun = async (r: number) => {
     if (report.note) return;
     try {
-      report.rates.push(await ceiling.measure(classpath, `${r}-ceiling`, s.messages));
+      const records = s.ceilingRecords || s.messages;
+      report.rates.push(await ceiling.measure(classpath, `${r}-ceiling`, records));
     } catch (error) {
       unavailable(error);
     }

@@ -126,7 +126,7 @@ export async function kafkaFixture(s: E2eSettings, id: string): Promise<Fixture>
     ],
     ceiling: {
       conditions: [
-        `ceiling: Kafka's own org.apache.kafka.tools.ProducerPerformance (kafka-tools ${KAFKA_TOOLS_VERSION}, Java client, JVM started per run), run after each run's three contenders on a fresh topic of ${adapter.partitions} partitions: --num-records ${s.messages} --record-size ${s.size} --throughput -1, ${CEILING_PRODUCER_PROPS.join(' ')}, the Java client's defaults otherwise (linger.ms 0, batch.size 16384, max.in.flight 5); random ${s.size} B values, no key, no headers`,
+        `ceiling: Kafka's own org.apache.kafka.tools.ProducerPerformance (kafka-tools ${KAFKA_TOOLS_VERSION}, Java client, JVM started per run), run after each run's three contenders on a fresh topic of ${adapter.partitions} partitions: --num-records ${s.ceilingRecords || s.messages} --record-size ${s.size} --throughput -1, ${CEILING_PRODUCER_PROPS.join(' ')}, the Java client's defaults otherwise (linger.ms 0, batch.size 16384, max.in.flight 5); random ${s.size} B values, no key, no headers`,
         'its records/s is its own summary figure (from just before the first send, metadata fetch included, to the producer closed with every record acknowledged; JVM start and producer construction excluded); contenders: the publish phase of the table above; ratios: median of per-run ratios',
       ],
       async measure(classpath, tag, records) {
