@@ -1,11 +1,19 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { type BenchOptions, BROKER_KINDS, type BrokerKind, SQS_DEFAULT_MESSAGES } from './harness.ts';
 
-export type Target = BrokerKind | 'codec' | 'otel' | 'e2e' | 'latency' | 'rss';
+export type Target = BrokerKind | 'codec' | 'otel' | 'e2e' | 'latency' | 'rss' | 'rss-kafka';
 
 /** What `--broker all` (and no --broker) runs, in this order; kafka, amqp and redis are covered by e2e. */
-export const ALL_TARGETS: readonly Target[] = ['e2e', 'latency', 'sqs', 'memory', 'rss', 'codec'];
-const NAMED: readonly string[] = [...BROKER_KINDS, 'codec', 'otel', 'e2e', 'latency', 'rss'];
+export const ALL_TARGETS: readonly Target[] = [
+  'e2e',
+  'latency',
+  'sqs',
+  'memory',
+  'rss',
+  'rss-kafka',
+  'codec',
+];
+const NAMED: readonly string[] = [...BROKER_KINDS, 'codec', 'otel', 'e2e', 'latency', 'rss', 'rss-kafka'];
 
 export interface CliOptions extends BenchOptions {
   targets: Target[];
@@ -21,6 +29,10 @@ export interface CliOptions extends BenchOptions {
   latencySeconds: number;
   /** Events of the rss target: `--messages` when given, else 200000. */
   rssMessages: number;
+  /** Records per Kafka ceiling run; 0 = the e2e N. */
+  ceilingRecords: number;
+  /** Events of the rss-kafka target: `--messages` when given, else 1000000. */
+  rssKafkaMessages: number;
   /** Small N everywhere, for CI: every row, figures not asserted. */
   quick: boolean;
   /** Write benchmarks/RESULTS.md with everything printed. */
@@ -31,13 +43,16 @@ export interface CliOptions extends BenchOptions {
 
 export const USAGE = `pnpm bench [options]
 
-  --broker kafka|amqp|redis|sqs|memory|codec|otel|e2e|latency|rss|all
+  --broker kafka|amqp|redis|sqs|memory|codec|otel|e2e|latency|rss|rss-kafka|all
                    what to run; repeat or comma-separate (default: all =
-                   e2e,latency,sqs,memory,rss,codec)
+                   e2e,latency,sqs,memory,rss,rss-kafka,codec)
                    e2e: Kafka, RabbitMQ, Redis: raw JSON vs raw omnibus bytes vs
-                   omnibus: publish, consume, end-to-end ev/s + CPU µs/event
+                   omnibus: publish, consume, end-to-end ev/s + CPU µs/event;
+                   Kafka also runs its ProducerPerformance as the ceiling
                    latency: p50/p99 at a fixed rate, raw JSON vs omnibus
+                   sqs: raw JSON vs raw omnibus bytes vs omnibus on ElasticMQ
                    rss: RSS and heap after GC over a long memory:// run
+                   rss-kafka: the same through Kafka (1M events)
   --otel-url URL   broker of --broker otel               (default memory://)
   --messages N     events per run and metric            (default 20000; sqs 2000)
   --runs R         runs per metric, median reported     (default 3)
@@ -51,12 +66,15 @@ export const USAGE = `pnpm bench [options]
   --prefetch N     e2e/latency consumer prefetch        (default 256)
   --rate N         latency: events/s offered            (default 1000)
   --latency-seconds S  latency: seconds per segment      (default 3; 2 × runs segments)
+  --ceiling-records N  records per Kafka ceiling run      (default: the e2e N)
   --quick          small N for every table (CI; < 60 s on local brokers)
   --results        also write benchmarks/RESULTS.md
   --note TEXT      a line about the machine for RESULTS.md
   --quiet          no progress lines on stderr
 
-e2e and latency use --size if given, else a ~1 KiB body; rss uses --messages if given, else 200000.
+e2e and latency use --size if given, else a ~1 KiB body; rss uses --messages if given, else 200000;
+rss-kafka --messages if given, else 1000000. The Kafka ceiling needs java (and mvn once, to fetch
+kafka-tools into $OMNIBUS_CACHE or ~/.cache/omnibus); without them it prints why and the rest runs.
 
 Broker URLs: KAFKA_URL / AMQP_URL / REDIS_URL / SQS_URL, else .brokers/brokers.env (pnpm brokers:up), else 127.0.0.1 defaults.`;
 
@@ -72,10 +90,20 @@ const DEFAULTS = {
   prefetch: 256,
   rate: 1_000,
   latencySeconds: 3,
+  /** 0 = the e2e N. */
+  ceilingRecords: 0,
 };
 
 /** `--quick`: every table with small N (flags given explicitly still win). */
-const QUICK = { messages: 300, runs: 1, codecOps: 2_000, latencySeconds: 1, rss: 20_000, sqs: 100 };
+const QUICK = {
+  messages: 300,
+  runs: 1,
+  codecOps: 2_000,
+  latencySeconds: 1,
+  rss: 20_000,
+  rssKafka: 2_000,
+  sqs: 100,
+};
 
 const NUMERIC: Record<string, keyof typeof DEFAULTS> = {
   '--messages': 'messages',
@@ -89,6 +117,7 @@ const NUMERIC: Record<string, keyof typeof DEFAULTS> = {
   '--prefetch': 'prefetch',
   '--rate': 'rate',
   '--latency-seconds': 'latencySeconds',
+  '--ceiling-records': 'ceilingRecords',
 };
 
 export class UsageError extends Error {}
@@ -146,7 +175,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
         else if (NAMED.includes(name)) targets.add(name as Target);
         else
           throw new UsageError(
-            `unknown --broker ${name} (kafka, amqp, redis, sqs, memory, codec, otel, e2e, latency, rss or all)`,
+            `unknown --broker ${name} (kafka, amqp, redis, sqs, memory, codec, otel, e2e, latency, rss, rss-kafka or all)`,
           );
       }
       continue;
@@ -154,7 +183,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     const key = NUMERIC[flag];
     if (!key) throw new UsageError(`unknown option ${flag}`);
     const n = Number(value);
-    if (!Number.isInteger(n) || n < (key === 'size' ? 0 : 1))
+    if (!Number.isInteger(n) || n < (key === 'size' || key === 'ceilingRecords' ? 0 : 1))
       throw new UsageError(`${flag} must be a positive integer, got ${value}`);
     numbers[key] = n;
     given.add(key);
@@ -170,6 +199,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     sqsMessages: messagesGiven ? numbers.messages : quick ? QUICK.sqs : SQS_DEFAULT_MESSAGES,
     e2eSize: given.has('size') ? numbers.size : 1_024,
     rssMessages: messagesGiven ? numbers.messages : quick ? QUICK.rss : 200_000,
+    rssKafkaMessages: messagesGiven ? numbers.messages : quick ? QUICK.rssKafka : 1_000_000,
     quick,
     results,
     ...(note === undefined ? {} : { note }),

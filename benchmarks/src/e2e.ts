@@ -1,3 +1,4 @@
+import { CeilingUnavailable, kafkaToolsClasspath } from './ceiling.ts';
 import { openFixture } from './fixtures.ts';
 import { ArrivalClock, CpuWindow, runId, withTimeout } from './stats.ts';
 
@@ -41,6 +42,10 @@ export interface E2eSettings {
   prefetch: number;
   timeoutMs: number;
   urls: { kafka: string; amqp: string; redis: string };
+  /** Records per Kafka ceiling run. @default messages */
+  ceilingRecords?: number;
+  /** Fetch kafka-tools with Maven when it is not cached (the Kafka ceiling). @default true */
+  fetchKafkaTools?: boolean;
   log?: (line: string) => void;
 }
 
@@ -55,11 +60,29 @@ export interface E2eReport {
   conditions: string[];
   /** samples[phase][variant]: one per run. */
   samples: Record<Phase, Record<Variant, Sample[]>>;
+  /** Kafka only: the broker's own producer benchmark after each run's contenders. */
+  ceiling?: CeilingReport;
+}
+
+/** ProducerPerformance records/s, one per run, or why it could not run. */
+export interface CeilingReport {
+  conditions: string[];
+  rates: number[];
+  /** `kafka ceiling unavailable — <reason>` when it did not run (then `rates` is empty). */
+  note?: string;
+}
+
+/** A publish-only contender outside the three (Kafka's ProducerPerformance). */
+export interface FixtureCeiling {
+  conditions: string[];
+  /** One run of `records` on a fresh topic; records/s. */
+  measure(classpath: string, tag: string, records: number): Promise<number>;
 }
 
 export interface Fixture {
   sides: Side[];
   conditions: string[];
+  ceiling?: FixtureCeiling;
   close(): Promise<void>;
 }
 
@@ -78,6 +101,8 @@ export async function measureSides(
   sides: Side[],
   settings: { messages: number; runs: number; timeoutMs: number; log?: (line: string) => void },
   label: string,
+  /** Runs after every contender of run `r` finished (outside every measured window). */
+  afterRun?: (r: number) => Promise<void>,
 ): Promise<Record<Phase, Record<Variant, Sample[]>>> {
   const samples = emptySamples();
   const n = settings.messages;
@@ -118,6 +143,7 @@ export async function measureSides(
       samples['end-to-end'][side.variant].push(meter.stop(n, last));
       await stop();
     }
+    await afterRun?.(r);
     settings.log?.(`${label} end-to-end run ${r + 1}/${settings.runs} done`);
   }
   return samples;
@@ -139,7 +165,8 @@ export async function runE2e(broker: E2eBroker, s: E2eSettings): Promise<E2eRepo
     };
   }
   try {
-    const samples = await measureSides(fixture.sides, s, broker);
+    const ceiling = fixture.ceiling ? await ceilingRunner(fixture.ceiling, s) : undefined;
+    const samples = await measureSides(fixture.sides, s, broker, ceiling?.afterRun);
     return {
       broker,
       status: 'ok',
@@ -149,6 +176,7 @@ export async function runE2e(broker: E2eBroker, s: E2eSettings): Promise<E2eRepo
         ...fixture.conditions,
       ],
       samples,
+      ...(ceiling ? { ceiling: ceiling.report } : {}),
     };
   } catch (error) {
     return {
@@ -161,6 +189,40 @@ export async function runE2e(broker: E2eBroker, s: E2eSettings): Promise<E2eRepo
   } finally {
     await fixture.close().catch(() => {});
   }
+}
+
+/**
+ * Prepares the ceiling (Java, kafka-tools jars) and returns the hook that runs it once per run. Nothing
+ * here fails the table: a ceiling that cannot run leaves one `kafka ceiling unavailable — …` line.
+ */
+async function ceilingRunner(
+  ceiling: FixtureCeiling,
+  s: E2eSettings,
+): Promise<{ report: CeilingReport; afterRun?: (r: number) => Promise<void> }> {
+  const report: CeilingReport = { conditions: ceiling.conditions, rates: [] };
+  const unavailable = (error: unknown) => {
+    const reason = error instanceof CeilingUnavailable ? error.message : describe(error);
+    report.note = `kafka ceiling unavailable — ${reason}`;
+    report.rates = [];
+    s.log?.(report.note);
+  };
+  let classpath: string;
+  try {
+    classpath = await kafkaToolsClasspath(s.fetchKafkaTools ?? true, s.log);
+  } catch (error) {
+    unavailable(error);
+    return { report };
+  }
+  const afterRun = async (r: number) => {
+    if (report.note) return;
+    try {
+      const records = s.ceilingRecords || s.messages;
+      report.rates.push(await ceiling.measure(classpath, `${r}-ceiling`, records));
+    } catch (error) {
+      unavailable(error);
+    }
+  };
+  return { report, afterRun };
 }
 
 export function describe(error: unknown): string {

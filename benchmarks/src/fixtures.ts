@@ -3,6 +3,7 @@ import { type KafkaTransport, parseKafkaUrl } from '@omnibus/kafka';
 import type { RabbitMqTransport } from '@omnibus/rabbitmq';
 import * as redisAdapter from '@omnibus/redis';
 import { amqpProperties, amqpTarget, RawAmqp, type RawAmqpSettings } from './amqp.ts';
+import { CEILING_PRODUCER_PROPS, KAFKA_TOOLS_VERSION, producerPerformance } from './ceiling.ts';
 import type { E2eBroker, E2eSettings, Fixture, Side, Variant } from './e2e.ts';
 import { RawKafka } from './kafka.ts';
 import { type BenchPayload, benchContract, headerBytes, sizedPayload } from './payload.ts';
@@ -123,6 +124,22 @@ export async function kafkaFixture(s: E2eSettings, id: string): Promise<Fixture>
       `consumer (all): fresh group, eachBatch, ${adapter.partitions} partitions consumed concurrently, offsets committed every ${adapter.commitIntervalMs} ms (raw: auto-resolve/auto-commit; omnibus: concurrency ${s.concurrency}, prefetch ${s.prefetch}, maxAttempts 1), session 10 s, heartbeat 1 s, maxWait 1 s`,
       messageLine(wire, payload),
     ],
+    ceiling: {
+      conditions: [
+        `ceiling: Kafka's own org.apache.kafka.tools.ProducerPerformance (kafka-tools ${KAFKA_TOOLS_VERSION}, Java client, JVM started per run), run after each run's three contenders on a fresh topic of ${adapter.partitions} partitions: --num-records ${s.ceilingRecords || s.messages} --record-size ${s.size} --throughput -1, ${CEILING_PRODUCER_PROPS.join(' ')}, the Java client's defaults otherwise (linger.ms 0, batch.size 16384, max.in.flight 5); random ${s.size} B values, no key, no headers`,
+        'its records/s is its own summary figure (from just before the first send, metadata fetch included, to the producer closed with every record acknowledged; JVM start and producer construction excluded); contenders: the publish phase of the table above; ratios: median of per-run ratios',
+      ],
+      async measure(classpath, tag, records) {
+        const topic = `omnibus-bench-${id}-ceiling-${tag}`;
+        created.topics.push(topic);
+        await raw.createTopic(topic, adapter.partitions);
+        const bootstrap = adapter.brokers.join(',');
+        const timeoutMs = s.timeoutMs;
+        return (
+          await producerPerformance(classpath, { bootstrap, topic, records, recordSize: s.size, timeoutMs })
+        ).rate;
+      },
+    },
     async close() {
       // Topics go only once both producers are gone (kafkajs keeps refreshing metadata of every topic).
       await bus.close();

@@ -1,7 +1,12 @@
 import { connect as tcpConnect } from 'node:net';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { type Bus, createAdmin, createBus, registerScheme } from '@omnibus/core';
-import { createTransport as createKafkaTransport, type KafkaTransport, parseKafkaUrl } from '@omnibus/kafka';
+import {
+  createAdmin as createKafkaAdmin,
+  createTransport as createKafkaTransport,
+  type KafkaTransport,
+  parseKafkaUrl,
+} from '@omnibus/kafka';
 import { createTransport as createRabbitMqTransport, type RabbitMqTransport } from '@omnibus/rabbitmq';
 import * as redisAdapter from '@omnibus/redis';
 import * as sqsAdapter from '@omnibus/sqs';
@@ -63,6 +68,8 @@ export interface MetricRow {
   /** msg/s per run; empty when there is no raw counterpart. */
   raw: number[];
   sdk: number[];
+  /** msg/s per run of the raw JSON contender (SQS), when the table has one. */
+  json?: number[];
 }
 
 export interface BrokerReport {
@@ -89,7 +96,7 @@ async function connecting<T>(what: string, open: () => Promise<T>): Promise<T> {
 
 // The core resolves adapters from the application's directory; `pnpm bench` runs from the repo root,
 // so hand it this package's adapters directly.
-registerScheme('kafka', createKafkaTransport);
+registerScheme('kafka', { createTransport: createKafkaTransport, createAdmin: createKafkaAdmin });
 registerScheme('amqp', createRabbitMqTransport);
 registerScheme('amqps', createRabbitMqTransport);
 registerScheme('redis', redisAdapter);
@@ -405,8 +412,8 @@ async function runSqs(options: BenchOptions): Promise<BrokerReport> {
     await bus.close();
     throw error;
   }
-  const publish: MetricRow = { name: 'publish (msg/s)', raw: [], sdk: [] };
-  const consume: MetricRow = { name: 'publish N, then consume N (msg/s)', raw: [], sdk: [] };
+  const publish: MetricRow = { name: 'publish (msg/s)', raw: [], sdk: [], json: [] };
+  const consume: MetricRow = { name: 'publish N, then consume N (msg/s)', raw: [], sdk: [], json: [] };
   const prefetch = Math.max(16, o.concurrency * 4);
   // As the adapter's subscription: `receivers` long polls, no more than the core's window holds.
   const receivers = Math.max(1, Math.min(adapter.receivers, Math.ceil(prefetch / SQS_BATCH)));
@@ -446,7 +453,26 @@ async function runSqs(options: BenchOptions): Promise<BrokerReport> {
           await admin.deleteTopic(`${contract.topic}.dlq`, ['dead-letters']);
         }
       };
-      for (const step of r % 2 === 0 ? [rawStep, sdkStep] : [sdkStep, rawStep]) await step();
+      // What a competent engineer sends without omnibus: the JSON text as the body, no attributes.
+      const jsonStep = async () => {
+        const topic = `omnibus-bench-${id}-json-${r}`;
+        const url = await raw.createQueue(
+          sqsAdapter.queueName(adapter.prefix, topic, GROUP, true),
+          rawSettings.visibilitySeconds,
+        );
+        try {
+          const body = (_: number) => ({ MessageBody: JSON.stringify(payload) });
+          publish.json!.push(await raw.publishEntries(url, body, sqsKey, o.messages, rawSettings));
+          consume.json!.push(
+            await raw.consume(url, o.messages, rawSettings, { attributes: false, body: JSON.parse }),
+          );
+        } finally {
+          await raw.deleteQueue(url);
+        }
+      };
+      // raw omnibus bytes and SDK alternate as they always did; raw JSON goes first, then last.
+      const order = r % 2 === 0 ? [jsonStep, rawStep, sdkStep] : [sdkStep, rawStep, jsonStep];
+      for (const step of order) await step();
       o.log?.(`sqs run ${r + 1}/${o.runs} done (${elapsed()})`);
     }
     return {
@@ -458,6 +484,7 @@ async function runSqs(options: BenchOptions): Promise<BrokerReport> {
         `queues (both): one FIFO queue per topic and group (the adapter's name and attributes: high-throughput FIFO, visibility ${rawSettings.visibilitySeconds} s; the SDK's also has a redrive policy to the topic's dead-letter queue), deleted after each run`,
         `wire (both): Avro body in base64, ${Object.keys(bus.encode(benchContract('omnibus.bench.sizing'), payload).headers).length} CloudEvents headers as String message attributes + "omnibus" attribute {k: key, o: header order}; MessageDeduplicationId per message (SDK: hash of key and event id; raw: a counter)`,
         `publish (both keep each key's order: no two requests with one key on their way): raw SendMessageBatch of ${SQS_BATCH} consecutive events, ≤ ${rawSettings.requests} requests in flight; SDK: ${o.inFlight} bus.publish in flight, adapter coalesces into SendMessageBatch of ≤ ${SQS_BATCH} per queue, ${SQS_ADAPTER_REQUESTS_PER_QUEUE} requests in flight (≤ ${adapter.maxConcurrency} per transport)`,
+        `raw JSON: the same queue layout and client, the payload as JSON text in MessageBody (${Buffer.byteLength(JSON.stringify(payload))} B), no message attributes, MessageGroupId = key, MessageDeduplicationId a counter; the same batches, requests in flight and per-key order on publish; the same long polls on consume without asking for attributes, JSON.parse of every body, one DeleteMessageBatch per received batch; it runs first on odd runs and last on even ones; SDK/raw JSON is the median of per-run ratios`,
         `consume (both): ${receivers} ReceiveMessage long polls open (≤ ${SQS_BATCH} messages, WaitTimeSeconds ${rawSettings.waitTimeSeconds}, all attributes), the next receive does not wait for acks; raw: one DeleteMessageBatch per received batch at once; SDK: acks after the handler, those of one event-loop turn batched into one DeleteMessageBatch (an ack is recorded once queued: a key's next event does not wait for the delete) (maxInFlight ${prefetch})`,
       ],
       rows: [publish, consume],
@@ -497,6 +524,7 @@ const runsText = (values: number[]) =>
 export function formatBrokerReport(report: BrokerReport): string {
   const title = `## ${report.broker}`;
   if (report.status !== 'ok') return `${title}\n${report.note}`;
+  if (report.rows.some((r) => (r.json?.length ?? 0) > 0)) return formatWithJson(report);
   const hasRaw = report.rows.some((r) => r.raw.length > 0);
   const header = hasRaw
     ? ['metric', 'raw driver', 'SDK', 'SDK/raw', 'raw runs', 'SDK runs']
@@ -513,6 +541,46 @@ export function formatBrokerReport(report: BrokerReport): string {
     return hasRaw ? [...cells, runsText(row.raw), runsText(row.sdk)] : [...cells, runsText(row.sdk)];
   });
   return [title, ...report.conditions.map((c) => `- ${c}`), '', renderTable(header, rows)].join('\n');
+}
+
+/** A broker table with a raw JSON contender too (SQS): its rate and the SDK's ratio to it come first. */
+function formatWithJson(report: BrokerReport): string {
+  const header = [
+    'metric',
+    'raw JSON',
+    'raw driver',
+    'SDK',
+    'SDK/raw JSON',
+    'SDK/raw',
+    'raw JSON runs',
+    'raw runs',
+    'SDK runs',
+  ];
+  const rows = report.rows.map((row) => {
+    const json = row.json ?? [];
+    const raw = median(row.raw);
+    const sdk = median(row.sdk);
+    const perRun = median(
+      json.flatMap((j, i) => (j > 0 && row.sdk[i] !== undefined ? [row.sdk[i]! / j] : [])),
+    );
+    return [
+      row.name,
+      formatRate(median(json)),
+      formatRate(raw),
+      formatRate(sdk),
+      Number.isFinite(perRun) ? `${perRun.toFixed(2)}×` : '—',
+      formatRatio(sdk, raw),
+      runsText(json),
+      runsText(row.raw),
+      runsText(row.sdk),
+    ];
+  });
+  return [
+    `## ${report.broker}`,
+    ...report.conditions.map((c) => `- ${c}`),
+    '',
+    renderTable(header, rows),
+  ].join('\n');
 }
 
 export function formatCodecReport(c: CodecResult, size: number): string {

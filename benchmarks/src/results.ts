@@ -60,7 +60,7 @@ export function resultsMarkdown(input: ResultsInput): string {
     ...input.environment.map((line) => `- ${line}`),
     `- machine: ${availableParallelism()} cores (${cpus()[0]?.model?.trim() ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, load average at the end ${load}`,
     ...(input.note ? [`- note: ${input.note}`] : []),
-    `- settings: ${s.messages} events per run (sqs ${s.sqsMessages ?? s.messages}, rss ${s.rssMessages}), ${s.runs} runs, body ${s.size} B (e2e/latency ${s.e2eSize} B), in-flight ${s.inFlight}, raw batch ${s.batch}, concurrency ${s.concurrency}, e2e/latency prefetch ${s.prefetch}, Kafka acks=-1 idempotent, RabbitMQ publisher confirms; latency ${s.rate} ev/s × ${s.latencySeconds} s per segment${s.quick ? '; QUICK mode (small N, figures indicative only)' : ''}`,
+    `- settings: ${s.messages} events per run (sqs ${s.sqsMessages ?? s.messages}, rss ${s.rssMessages}, rss-kafka ${s.rssKafkaMessages}), ${s.runs} runs, body ${s.size} B (e2e/latency ${s.e2eSize} B), in-flight ${s.inFlight}, raw batch ${s.batch}, concurrency ${s.concurrency}, e2e/latency prefetch ${s.prefetch}, Kafka acks=-1 idempotent (ceiling: ProducerPerformance, ${s.ceilingRecords || s.messages} records per run), RabbitMQ publisher confirms; latency ${s.rate} ev/s × ${s.latencySeconds} s per segment${s.quick ? '; QUICK mode (small N, figures indicative only)' : ''}`,
     '',
     input.body,
     '',

@@ -41,6 +41,14 @@ export interface RawSqsSettings {
   timeoutMs: number;
 }
 
+/** What the raw consumer asks for and does with each message. */
+export interface RawSqsRead {
+  /** Every message attribute and the receive count (the adapter's layout); none when false. */
+  attributes: boolean;
+  /** Called with each message body (raw JSON: `JSON.parse`); bodies are only counted without it. */
+  body?: (body: string) => void;
+}
+
 /** Entries per SendMessageBatch / DeleteMessageBatch and messages per ReceiveMessage: the SQS maximum. */
 export const SQS_BATCH = 10;
 
@@ -127,6 +135,23 @@ export class RawSqs {
   ): Promise<number> {
     const fields = new Map<string, ReturnType<typeof sqsFields>>();
     for (let i = 0; i < count; i++) if (!fields.has(key(i))) fields.set(key(i), sqsFields(message, key(i)));
+    return this.publishEntries(url, (i) => fields.get(key(i))!, key, count, s);
+  }
+
+  /**
+   * `count` messages, the `i`-th with the body (and attributes) `fields(i)` and key `key(i)`, sent as
+   * {@link publish} sends them; msg/s from the first request to the last answer.
+   */
+  async publishEntries(
+    url: string,
+    fields: (index: number) => {
+      MessageBody: string;
+      MessageAttributes?: Record<string, MessageAttributeValue>;
+    },
+    key: (index: number) => string,
+    count: number,
+    s: RawSqsSettings,
+  ): Promise<number> {
     /** The last request holding each key. */
     const lastOfKey = new Map<string, Promise<unknown>>();
     const batches = Math.ceil(count / SQS_BATCH);
@@ -143,7 +168,7 @@ export class RawSqs {
           if (before) earlier.add(before);
           entries.push({
             Id: String(i),
-            ...fields.get(k)!,
+            ...fields(b * SQS_BATCH + i),
             MessageGroupId: k,
             MessageDeduplicationId: `${dedup}-${(this.#sequence++).toString(36)}`,
           });
@@ -170,7 +195,12 @@ export class RawSqs {
    * arrived, each batch acknowledged with one DeleteMessageBatch without waiting for it; msg/s from the
    * first receive to the `count`-th message. Open long polls are cut short at the end.
    */
-  async consume(url: string, count: number, s: RawSqsSettings): Promise<number> {
+  async consume(
+    url: string,
+    count: number,
+    s: RawSqsSettings,
+    read: RawSqsRead = { attributes: true },
+  ): Promise<number> {
     const clock = new ArrivalClock(count);
     const abort = new AbortController();
     const deletes = new Set<Promise<unknown>>();
@@ -185,8 +215,9 @@ export class RawSqs {
               MaxNumberOfMessages: SQS_BATCH,
               WaitTimeSeconds: s.waitTimeSeconds,
               VisibilityTimeout: s.visibilitySeconds,
-              MessageSystemAttributeNames: ['ApproximateReceiveCount'],
-              MessageAttributeNames: ['All'],
+              ...(read.attributes
+                ? { MessageSystemAttributeNames: ['ApproximateReceiveCount'], MessageAttributeNames: ['All'] }
+                : {}),
             }),
             { abortSignal: abort.signal },
           );
@@ -196,6 +227,7 @@ export class RawSqs {
           throw error;
         }
         if (messages.length === 0) continue;
+        if (read.body) for (const m of messages) read.body(m.Body ?? '');
         const deletion = this.#client
           .send(
             new DeleteMessageBatchCommand({

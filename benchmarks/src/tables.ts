@@ -44,10 +44,39 @@ export function formatE2eReport(report: E2eReport): string {
     (phase) =>
       `- runs (${phase}, ev/s): ${VARIANTS.map((v) => `${v} ${report.samples[phase][v].map((x) => formatRate(x.rate)).join(', ')}`).join('; ')}`,
   );
-  return [title, ...report.conditions.map((c) => `- ${c}`), '', renderTable(header, rows), '', ...runs].join(
-    '\n',
-  );
+  const ceiling = report.ceiling ? ['', formatCeiling(report)] : [];
+  return [
+    title,
+    ...report.conditions.map((c) => `- ${c}`),
+    '',
+    renderTable(header, rows),
+    '',
+    ...runs,
+    ...ceiling,
+  ].join('\n');
 }
+
+/** The Kafka ceiling: ProducerPerformance records/s against each contender's publish phase. */
+function formatCeiling(report: E2eReport): string {
+  const ceiling = report.ceiling!;
+  const title = `### ${report.broker}: ceiling (Kafka's ProducerPerformance), publish only`;
+  if (ceiling.note) return `${title}\n${ceiling.note}`;
+  const rows = [
+    ['ProducerPerformance (ceiling)', formatRate(median(ceiling.rates)), ratio(1), runsOf(ceiling.rates)],
+    ...VARIANTS.map((v) => {
+      const rates = report.samples.publish[v].map((x) => x.rate);
+      return [v, formatRate(median(rates)), ratio(pairedRatio(rates, ceiling.rates)), runsOf(rates)];
+    }),
+  ];
+  return [
+    title,
+    ...ceiling.conditions.map((c) => `- ${c}`),
+    '',
+    renderTable(['contender', 'publish ev/s', '/ ceiling', 'runs'], rows),
+  ].join('\n');
+}
+
+const runsOf = (rates: number[]) => rates.map((r) => formatRate(r)).join(', ');
 
 /** p50/p99 end-to-end latency at a fixed rate, raw JSON vs omnibus. */
 export function formatLatencyReport(report: LatencyReport): string {
@@ -88,7 +117,7 @@ const mib = (bytes: number) => (bytes / 1_048_576).toFixed(1);
 
 /** RSS and heap after GC over a long memory:// run. */
 export function formatRssReport(report: RssReport): string {
-  const title = '## memory:// RSS and heap after GC';
+  const title = `## ${report.label} RSS and heap after GC`;
   if (report.status !== 'ok') return `${title}\n${report.note}`;
   const s = report.samples;
   const rss = s.map((x) => x.rss);

@@ -79,6 +79,34 @@ describe('benchmark harness', () => {
     expect(formatBrokerReport(sqs)).not.toContain('s3cret-key');
   });
 
+  it('prints the SQS raw JSON contender and the SDK/raw JSON ratio of each run', () => {
+    const text = formatBrokerReport({
+      broker: 'sqs',
+      status: 'ok',
+      conditions: [],
+      rows: [
+        {
+          name: 'publish (msg/s)',
+          json: [1_000, 2_000, 1_500],
+          raw: [900, 900, 900],
+          sdk: [900, 1_000, 1_400],
+        },
+      ],
+    });
+    const header = text.split('\n').find((l) => l.startsWith('| metric'))!;
+    expect(header.replace(/ +/g, ' ')).toContain(
+      '| metric | raw JSON | raw driver | SDK | SDK/raw JSON | SDK/raw | raw JSON runs | raw runs |',
+    );
+    const cells = text
+      .split('\n')
+      .find((l) => l.startsWith('| publish'))!
+      .split('|')
+      .map((c) => c.trim());
+    // per run 0.90, 0.50, 0.93 → 0.90 (the ratio of the medians, 1 000 / 1 500, would be 0.67)
+    expect(cells.slice(2, 7)).toEqual(['1 500', '900', '1 000', '0.90×', '1.11×']);
+    expect(cells[7]).toBe('1 000, 2 000, 1 500');
+  });
+
   it('has the raw SQS side send the attributes the adapter sends', () => {
     const message = {
       topic: 't',

@@ -58,16 +58,23 @@ describe('pnpm bench --quick (memory:// and codec)', () => {
     expect(quick.runs).toBe(3);
     expect(quick.messages).toBe(300);
     expect(quick.sqsMessages).toBe(100);
-    expect(quick.targets).toEqual(['e2e', 'latency', 'sqs', 'memory', 'rss', 'codec']);
+    expect(quick.targets).toEqual(['e2e', 'latency', 'sqs', 'memory', 'rss', 'rss-kafka', 'codec']);
+    expect(quick.rssKafkaMessages).toBe(2_000);
     const full = parseArgs(['--broker', 'e2e,latency', '--rate', '500', '--results', '--quiet'], {});
     expect(full.targets).toEqual(['e2e', 'latency']);
     expect(full.rate).toBe(500);
     expect(full.results).toBe(true);
     expect(full.e2eSize).toBe(1_024);
     expect(full.rssMessages).toBe(200_000);
+    expect(full.rssKafkaMessages).toBe(1_000_000);
+    expect(full.ceilingRecords).toBe(0); // 0: the e2e N
+    expect(parseArgs(['--ceiling-records', '100000', '--quiet'], {}).ceilingRecords).toBe(100_000);
+    expect(parseArgs(['--broker', 'rss-kafka', '--quiet'], {}).targets).toEqual(['rss-kafka']);
     expect(parseArgs(['--size', '300', '--messages', '1000000', '--quiet'], {})).toMatchObject({
       e2eSize: 300,
       rssMessages: 1_000_000,
+      rssKafkaMessages: 1_000_000,
     });
+    expect(parseArgs(['--broker', 'rss', '--messages', '5000', '--quiet'], {}).rssKafkaMessages).toBe(5_000);
   });
 });
