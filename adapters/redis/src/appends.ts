@@ -1,0 +1,56 @@
+import type { Redis } from 'ioredis';
+
+interface Append {
+  stream: string;
+  fields: (string | Buffer)[];
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Plain XADDs (no `maxLen`) on a standalone Redis, coalesced: the appends made in one turn of the event loop
+ * go out as one explicit pipeline, in call order (so the entries of a stream keep the order of their
+ * publishes). It is what ioredis auto-pipelining does, without the promise and callback it wraps around every
+ * command — a publish is one XADD, so that wrapper was a good part of the adapter's own cost per event.
+ * Each append settles with its own command's reply.
+ */
+export class Appender {
+  readonly #client: Redis;
+  #queue: Append[] = [];
+  #scheduled = false;
+
+  constructor(client: Redis) {
+    this.#client = client;
+  }
+
+  append(stream: string, fields: (string | Buffer)[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ stream, fields, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        // The next turn, as auto-pipelining does: publishes started by I/O callbacks of this turn join too.
+        setImmediate(this.#flush);
+      }
+    });
+  }
+
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    const queue = this.#queue;
+    this.#queue = [];
+    const pipeline = this.#client.pipeline();
+    for (const { stream, fields } of queue) pipeline.xadd(stream, '*', ...fields);
+    pipeline.exec().then(
+      (replies) => {
+        for (let i = 0; i < queue.length; i++) {
+          const error = replies?.[i]?.[0] ?? (replies?.[i] ? null : new Error('no reply to XADD'));
+          if (error) queue[i]!.reject(error);
+          else queue[i]!.resolve();
+        }
+      },
+      (error: unknown) => {
+        for (const append of queue) append.reject(error);
+      },
+    );
+  };
+}
