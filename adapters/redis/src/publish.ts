@@ -32,6 +32,8 @@ export class Publisher {
   /** Topics whose partition count is checked: a publish to them needs no await before its XADD. */
   readonly #checked = new Map<string, TopicKeys>();
   readonly #appender: Appender | undefined;
+  /** Publishes waiting for their topic's check: while any waits, none may skip the wait and overtake it. */
+  #checking = 0;
   #roundRobin = 0;
 
   constructor(client: RedisClient, options: RedisOptions, capabilities: Capabilities) {
@@ -41,15 +43,37 @@ export class Publisher {
     this.#appender = options.cluster ? undefined : new Appender(client as Redis);
   }
 
-  async publish(message: OutgoingMessage): Promise<void> {
-    assertPublishable(message, this.#capabilities, REDIS, fieldOverhead(message));
-    const keys = this.#checked.get(message.topic) ?? (await this.topic(message.topic));
+  /** The common case — a checked topic, no `maxLen`, standalone — is one append and no await of its own. */
+  publish(message: OutgoingMessage): Promise<void> {
+    try {
+      assertPublishable(message, this.#capabilities, REDIS, fieldOverhead(message));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const keys = this.#checking === 0 ? this.#checked.get(message.topic) : undefined;
+    if (keys === undefined || this.#appender === undefined || this.#options.maxLen !== undefined) {
+      return this.#publishChecking(message);
+    }
+    return this.#appender.append(keys.stream(this.#partition(message)), encodeFields(message), (error) =>
+      toBrokerError(error, `publishing to ${message.topic}`, this.#options),
+    );
+  }
+
+  /** Waits for the topic's check (all waiters of a topic resume in call order), then appends. */
+  async #publishChecking(message: OutgoingMessage): Promise<void> {
+    this.#checking++;
+    let keys: TopicKeys;
+    try {
+      keys = await this.topic(message.topic);
+    } finally {
+      this.#checking--;
+    }
     const stream = keys.stream(this.#partition(message));
     try {
       if (this.#options.maxLen === undefined) {
         const fields = encodeFields(message);
         await (this.#appender
-          ? this.#appender.append(stream, fields)
+          ? this.#appender.append(stream, fields, (error) => error as Error)
           : this.#client.xadd(stream, '*', ...fields));
         return;
       }

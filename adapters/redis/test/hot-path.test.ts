@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { AckBatcher } from '../src/acks.ts';
+import { redisCapabilities } from '../src/adapter.ts';
 import type { RedisClient } from '../src/connection.ts';
 import { FieldDecoder, MALFORMED_HEADER } from '../src/keys.ts';
+import { DEFAULT_OPTIONS } from '../src/options.ts';
 import { newPartition } from '../src/partition.ts';
+import { Publisher } from '../src/publish.ts';
 
 /** Stream entry fields as ioredis returns them (Buffers). */
 function fields(...pairs: string[]): Buffer[] {
@@ -66,5 +69,48 @@ describe('redis: batched acks', () => {
       ['stream-0', 'lease-0', 'member#2', 'g', '3-0'],
     ]);
     expect(partition.acked).toBe(3);
+  });
+});
+
+describe('redis: publishing', () => {
+  it('keeps call order when a publish is called while earlier ones still wait for their topic check', async () => {
+    let recordTopic!: (partitions: string) => void;
+    const appended: string[] = [];
+    const client = {
+      omnibusTopic: () => new Promise<string>((resolve) => (recordTopic = resolve)),
+      pipeline: () => {
+        const seqs: string[] = [];
+        const pipeline = {
+          xadd: (_stream: string, _id: string, ...fields: unknown[]) => {
+            seqs.push(String(fields[fields.indexOf('h:seq') + 1]));
+            return pipeline;
+          },
+          exec: () => {
+            appended.push(...seqs);
+            return Promise.resolve(seqs.map(() => [null, '1-0']));
+          },
+        };
+        return pipeline;
+      },
+    } as unknown as RedisClient;
+    const publisher = new Publisher(
+      client,
+      { ...DEFAULT_OPTIONS, partitions: 1 },
+      {
+        ...redisCapabilities(DEFAULT_OPTIONS),
+      },
+    );
+    const event = (seq: number) => ({
+      topic: 't',
+      key: 'k',
+      body: Buffer.from('x'),
+      headers: { seq: String(seq) },
+    });
+    const first = publisher.publish(event(1));
+    recordTopic('1');
+    await Promise.resolve(); // the check is recorded now; the first publish has not resumed yet
+    const second = publisher.publish(event(2));
+    await Promise.all([first, second]);
+    expect(appended).toEqual(['1', '2']);
   });
 });
