@@ -97,10 +97,10 @@ export class RedisTransport implements Transport {
     return { connection, detail: status };
   }
 
-  async publish(message: OutgoingMessage): Promise<void> {
-    if (this.#closed) throw new ClosedError('redis transport');
-    if (!this.#publisher) await this.connect();
-    return this.#publisher!.publish(message);
+  publish(message: OutgoingMessage): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError('redis transport'));
+    if (this.#publisher) return this.#publisher.publish(message);
+    return this.connect().then(() => this.#publisher!.publish(message));
   }
 
   async publishBatch(messages: OutgoingMessage[]): Promise<PublishOutcome[]> {

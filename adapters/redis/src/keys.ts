@@ -84,23 +84,44 @@ export interface DecodedEntry {
 
 const EMPTY = new Uint8Array(0);
 
-/** Reads an entry's fields (Buffers, name/value pairs). What it cannot read is handed on and named in a header. */
-export function decodeFields(id: string, fields: Buffer[] | null | undefined): DecodedEntry {
-  let key: string | undefined;
-  let body: Uint8Array | undefined;
-  const headers: Record<string, string> = {};
-  const list = fields ?? [];
-  for (let i = 0; i + 1 < list.length; i += 2) {
-    const name = list[i]!;
-    const value = list[i + 1]!;
-    if (name.length === 1 && name[0] === 0x62) body = value;
-    else if (name.length === 1 && name[0] === 0x6b) key = value.toString();
-    else if (name.length > 2 && name[0] === 0x68 && name[1] === 0x3a)
-      headers[name.toString('utf8', 2)] = value.toString();
+/**
+ * Reads entries' fields (Buffers, name/value pairs). What it cannot read is handed on and named in a header.
+ * One per subscription: consecutive entries repeat their header names and most values (type, source,
+ * schema), so a header field whose bytes equal those at the same position of the previous entry reuses its
+ * string instead of decoding (and allocating) it again for every event.
+ */
+export class FieldDecoder {
+  readonly #bytes: Buffer[] = [];
+  readonly #texts: string[] = [];
+
+  decode(id: string, fields: Buffer[] | null | undefined): DecodedEntry {
+    let key: string | undefined;
+    let body: Uint8Array | undefined;
+    const headers: Record<string, string> = {};
+    const list = fields ?? [];
+    for (let i = 0; i + 1 < list.length; i += 2) {
+      const name = list[i]!;
+      const value = list[i + 1]!;
+      if (name.length === 1 && name[0] === 0x62) body = value;
+      else if (name.length === 1 && name[0] === 0x6b) key = value.toString();
+      else if (name.length > 2 && name[0] === 0x68 && name[1] === 0x3a)
+        headers[this.#text(i, name, 2)] = this.#text(i + 1, value, 0);
+    }
+    if (body === undefined) {
+      headers[MALFORMED_HEADER] =
+        `stream entry ${id} has no "${BODY}" (body) field — was it written by omnibus?`;
+    }
+    return { key, body: body ?? EMPTY, headers };
   }
-  if (body === undefined) {
-    headers[MALFORMED_HEADER] =
-      `stream entry ${id} has no "${BODY}" (body) field — was it written by omnibus?`;
+
+  /** `bytes` from `start` as UTF-8: the previous entry's string when its field at `slot` had the same bytes. */
+  #text(slot: number, bytes: Buffer, start: number): string {
+    const known = this.#bytes[slot];
+    if (known !== undefined && known.length === bytes.length && known.equals(bytes))
+      return this.#texts[slot]!;
+    const text = bytes.toString('utf8', start);
+    this.#bytes[slot] = bytes;
+    this.#texts[slot] = text;
+    return text;
   }
-  return { key, body: body ?? EMPTY, headers };
 }

@@ -7,6 +7,8 @@ import {
   type PublishOutcome,
   partitionOf,
 } from '@omnibus/core';
+import type { Redis } from 'ioredis';
+import { Appender } from './appends.ts';
 import { type Arg, type RedisClient, runScript } from './connection.ts';
 import { REDIS, RedisStreamFullError, toBrokerError } from './errors.ts';
 import { encodeFields, fieldOverhead, TopicKeys } from './keys.ts';
@@ -16,7 +18,8 @@ type PublishReply = (string | ['FULL', number, string])[];
 
 /**
  * Writes events to partition streams: keyed events to `fnv1a(key) mod partitions`, keyless ones round-robin.
- * `publish` is one XADD, auto-pipelined with whatever else the process sends in the same tick; with
+ * `publish` is one XADD, pipelined with the other publishes of the same tick ({@link Appender}; on a
+ * cluster, auto-pipelined by ioredis, which routes each stream's commands to its node); with
  * `maxLen` it is a script that trims what every group acknowledged and refuses the event when the stream is
  * still full. `publishBatch` sends one script per partition stream, all pipelined: each appends its
  * messages in array order and stops a key at its first failure, so a retry cannot reorder the key.
@@ -26,21 +29,52 @@ export class Publisher {
   readonly #options: RedisOptions;
   readonly #capabilities: Capabilities;
   readonly #topics = new Map<string, Promise<TopicKeys>>();
+  /** Topics whose partition count is checked: a publish to them needs no await before its XADD. */
+  readonly #checked = new Map<string, TopicKeys>();
+  readonly #appender: Appender | undefined;
+  /** Publishes waiting for their topic's check: while any waits, none may skip the wait and overtake it. */
+  #checking = 0;
   #roundRobin = 0;
 
   constructor(client: RedisClient, options: RedisOptions, capabilities: Capabilities) {
     this.#client = client;
     this.#options = options;
     this.#capabilities = capabilities;
+    this.#appender = options.cluster ? undefined : new Appender(client as Redis);
   }
 
-  async publish(message: OutgoingMessage): Promise<void> {
-    assertPublishable(message, this.#capabilities, REDIS, fieldOverhead(message));
-    const keys = await this.topic(message.topic);
+  /** The common case — a checked topic, no `maxLen`, standalone — is one append and no await of its own. */
+  publish(message: OutgoingMessage): Promise<void> {
+    try {
+      assertPublishable(message, this.#capabilities, REDIS, fieldOverhead(message));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const keys = this.#checking === 0 ? this.#checked.get(message.topic) : undefined;
+    if (keys === undefined || this.#appender === undefined || this.#options.maxLen !== undefined) {
+      return this.#publishChecking(message);
+    }
+    return this.#appender.append(keys.stream(this.#partition(message)), encodeFields(message), (error) =>
+      toBrokerError(error, `publishing to ${message.topic}`, this.#options),
+    );
+  }
+
+  /** Waits for the topic's check (all waiters of a topic resume in call order), then appends. */
+  async #publishChecking(message: OutgoingMessage): Promise<void> {
+    this.#checking++;
+    let keys: TopicKeys;
+    try {
+      keys = await this.topic(message.topic);
+    } finally {
+      this.#checking--;
+    }
     const stream = keys.stream(this.#partition(message));
     try {
       if (this.#options.maxLen === undefined) {
-        await this.#client.xadd(stream, '*', ...encodeFields(message));
+        const fields = encodeFields(message);
+        await (this.#appender
+          ? this.#appender.append(stream, fields, (error) => error as Error)
+          : this.#client.xadd(stream, '*', ...fields));
         return;
       }
       const args = [this.#options.maxLen, ...framed(message)];
@@ -122,6 +156,7 @@ export class Publisher {
             `[omnibus] [redis] topic ${topic} has ${recorded} partitions (recorded by the first service that used it) but this service uses partitions=${this.#options.partitions} — every service of a topic must use the same number`,
           );
         }
+        if (groups.length === 0) this.#checked.set(topic, keys);
         return keys;
       },
       (error: unknown) => {

@@ -10,7 +10,7 @@ import {
 import { AckBatcher } from './acks.ts';
 import { createGroup, type RedisClient } from './connection.ts';
 import { toBrokerError } from './errors.ts';
-import { decodeFields, type TopicKeys } from './keys.ts';
+import { FieldDecoder, type TopicKeys } from './keys.ts';
 import type { RedisOptions } from './options.ts';
 import { Ownership } from './ownership.ts';
 import { holds, LeasedDelivery, newPartition, type Partition } from './partition.ts';
@@ -46,8 +46,8 @@ export class RedisSubscription implements TransportSubscription {
   readonly #ownership: Ownership;
   readonly #acks: AckBatcher;
   readonly #waiter: Waiter | undefined;
-  readonly #onSettled = () => this.#changed();
   readonly #trouble: TroubleReporter;
+  readonly #decoder = new FieldDecoder();
   /** Entries being read (asked for, not yet handed over). */
   #reserved = 0;
   /** Deliveries handed to the core and not yet acked or released. */
@@ -90,10 +90,15 @@ export class RedisSubscription implements TransportSubscription {
         healthy: () => this.#trouble.healthy(),
       },
     );
-    this.#acks = new AckBatcher(client, request.group, (partition, consumer, error) => {
-      if (partition.consumer === consumer) partition.reclaim = 'wanted'; // the XACK may not have happened
-      return toBrokerError(error, `acknowledging on ${partition.stream}`, options);
-    });
+    this.#acks = new AckBatcher(
+      client,
+      request.group,
+      (partition, consumer, error) => {
+        if (partition.consumer === consumer) partition.reclaim = 'wanted'; // the XACK may not have happened
+        return toBrokerError(error, `acknowledging on ${partition.stream}`, options);
+      },
+      () => this.#changed(),
+    );
     this.#waiter = options.cluster
       ? undefined
       : new Waiter(client, options, this.#partitions, () => this.#changed(), logger);
@@ -264,11 +269,11 @@ export class RedisSubscription implements TransportSubscription {
         return;
       }
       const id = idBytes.toString();
-      const { key, body, headers } = decodeFields(id, fields);
+      const { key, body, headers } = this.#decoder.decode(id, fields);
       const actions: SettleActions = {
         ack: () => {
           this.#settling();
-          return this.#acks.ack(p, consumer, id).finally(this.#onSettled);
+          return this.#acks.ack(p, consumer, id);
         },
         release: () => {
           this.#settling();

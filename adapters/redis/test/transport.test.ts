@@ -94,6 +94,32 @@ describe.skipIf(!REDIS_URL)('redis: streams, layout and limits', () => {
     }
   });
 
+  it('a publish Redis refuses fails alone: the others of its tick are stored, each stream in call order', async () => {
+    const topic = fixture.track(uniqueTopic('pipelined'), 'g');
+    const transport = await fixture.transport({ partitions: 2 });
+    await transport.provision(topic, ['g']);
+    const [good, bad] = keysInTwoPartitions(2);
+    const redis = fixture.raw();
+    const broken = `omnibus:{${topic}:${partitionOf(bad, 2)}}`;
+    await redis.del(broken);
+    await redis.set(broken, 'not a stream'); // every XADD to it fails with WRONGTYPE
+    const outcomes = await Promise.allSettled(
+      [1, 2, 3, 4, 5, 6].map((seq) => transport.publish(message(topic, seq, seq % 2 === 0 ? bad : good))),
+    );
+    expect(outcomes.map((o) => o.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'rejected',
+    ]);
+    expect(String((outcomes[1] as PromiseRejectedResult).reason)).toMatch(/WRONGTYPE/);
+    const stored = await redis.xrange(`omnibus:{${topic}:${partitionOf(good, 2)}}`, '-', '+');
+    expect(stored.map(([, f]) => f[f.indexOf('h:seq') + 1])).toEqual(['1', '3', '5']);
+    await redis.del(broken);
+  });
+
   it('maxLen: refuses a publish instead of trimming entries a group has not acknowledged, and trims what it has', async () => {
     const topic = fixture.track(uniqueTopic('maxlen'), 'g');
     const transport = await fixture.transport({ partitions: 1, maxLen: 5 });
