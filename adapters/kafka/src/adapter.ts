@@ -13,11 +13,13 @@ import {
   type TransportOptions,
   type TransportSubscription,
 } from '@omnibus/core';
-import type { Admin, Kafka, Producer, SASLOptions } from 'kafkajs';
+import type { Admin, Kafka, SASLOptions } from 'kafkajs';
 import { createLogCreator, kafkaErrorTypes, toBrokerError } from './errors.ts';
 import { KafkaHealth } from './health.ts';
 import { describeBrokers, type KafkaOptions, parseKafkaUrl } from './options.ts';
-import { PublishBatcher, sendBatch } from './publish.ts';
+import { KafkajsProducer, kafkajsRetriable, type ProducerClient } from './producer.ts';
+import { PlatformaticProducer } from './producer-platformatic.ts';
+import { PublishBatcher } from './publish.ts';
 import { KafkaSubscription } from './subscribe.ts';
 import { avoidNegativeTimeouts } from './timeouts.ts';
 
@@ -58,21 +60,6 @@ export async function kafkaClient(o: KafkaOptions, logger?: Logger): Promise<Kaf
   });
 }
 
-/** The idempotent producer (acks=all) the transport publishes with; not yet connected. */
-async function newProducer(kafka: Kafka): Promise<Producer> {
-  return kafka.producer({
-    idempotent: true,
-    // One attempt of the transport's: kafkajs would retry forever by default. It gives up after ~5 s when
-    // the broker cannot be reached (its reconnection has the client's 6 retries); the transport then tries
-    // again until publishTimeoutMs (see #send).
-    retry: { initialRetryTime: 100, maxRetryTime: 3_000, retries: 15 },
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-    // The Java client's default partitioner (murmur2 of the key): a key lands where Java would put it.
-    createPartitioner: (await import('kafkajs')).default.Partitioners.DefaultPartitioner,
-  });
-}
-
 /**
  * Right after a topic is created, a broker under load may still answer "does not host this topic-partition"
  * (or have no leader yet) for a few seconds after kafkajs's own retries: those answers are retried.
@@ -90,28 +77,8 @@ async function whileTopicSettles(operation: () => Promise<void>): Promise<void> 
   }
 }
 
-/** The broker no longer knows the producer's id or sequence: only a new producer can publish again. */
-function lostProducerState(error: unknown): boolean {
-  const types = kafkaErrorTypes(error);
-  return ['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH'].some((t) =>
-    types.has(t),
-  );
-}
-
-/**
- * Worth another attempt: the innermost cause (kafkajs wraps the error it gave up on) is one kafkajs marks
- * retriable — the broker cannot be reached, has no leader for the partition yet, timed out — not a refusal
- * such as a message too large or a missing authorization.
- */
-function retriable(error: unknown): boolean {
-  let current = error as { retriable?: boolean; originalError?: unknown; cause?: unknown } | undefined;
-  let innermost = current;
-  for (let depth = 0; current && typeof current === 'object' && depth < 8; depth++) {
-    innermost = current;
-    current = (current.originalError ?? current.cause) as typeof current;
-  }
-  return innermost?.retriable === true;
-}
+/** What the send loop asks of a failure: retry it, recover from it, describe it. */
+type Failures = Pick<ProducerClient, 'retriable' | 'recover' | 'toBrokerError'>;
 
 /** What `createBus` calls for `kafka://` URLs; kafkajs logs go to `options.logger`. */
 export const createTransport: TransportFactory = (url, text, options) =>
@@ -140,12 +107,12 @@ export class KafkaTransport implements Transport {
   readonly #subscriptions = new Set<KafkaSubscription>();
   readonly #health = new KafkaHealth();
   #kafka: Kafka | undefined;
-  #producer: Producer | undefined;
+  #producer: ProducerClient | undefined;
   #admin: Admin | undefined;
   #connecting: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
   /** Why the last produce attempt failed, until one succeeds: the cause of a publish that times out. */
-  #sendError: unknown;
+  #sendError: { error: unknown; client: Failures } | undefined;
 
   constructor(options: KafkaOptions, logger: Logger = silentLogger) {
     this.options = options;
@@ -182,16 +149,23 @@ export class KafkaTransport implements Transport {
   async #connect(): Promise<void> {
     const o = this.options;
     const kafka = await kafkaClient(o, this.#logger);
-    const producer = await newProducer(kafka);
+    const producer =
+      o.producer === 'platformatic'
+        ? new PlatformaticProducer(o, this.#health)
+        : new KafkajsProducer(kafka, o, this.#health);
     const admin = kafka.admin();
-    this.#health.watchProducer(producer);
     this.#health.watchAdmin(admin);
-    try {
-      await admin.connect();
-      await producer.connect();
-    } catch (error) {
-      await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
-      const failure = toBrokerError(error, 'connecting', o);
+    // Admin errors are kafkajs's; the producer describes its own.
+    let failure: BrokerError | undefined;
+    await admin.connect().catch((error: unknown) => {
+      failure = toBrokerError(error, 'connecting', o);
+    });
+    if (!failure)
+      await producer.connect().catch((error: unknown) => {
+        failure = producer.toBrokerError(error, 'connecting');
+      });
+    if (failure) {
+      await Promise.allSettled([producer.close(), admin.disconnect()]);
       this.#health.connectFailed(failure.message);
       throw failure;
     }
@@ -221,36 +195,29 @@ export class KafkaTransport implements Transport {
    */
   async #send(messages: OutgoingMessage[], deadline: number): Promise<void> {
     const topics = [...new Set(messages.map((m) => m.topic))];
+    const producer = this.#producer!;
     for (let attempt = 1; ; attempt++) {
+      // Topic creation goes through the kafkajs admin, whose errors kafkajs classifies.
+      let client: Failures = this.#adminFailures;
       try {
         await Promise.all(topics.map((topic) => this.#ensureTopic(topic)));
-        await sendBatch(this.#producer!, messages, this.options.requestTimeoutMs);
+        client = producer;
+        await producer.send(messages);
         this.#sendError = undefined;
         this.#health.succeeded();
         return;
       } catch (error) {
-        this.#sendError = error;
+        this.#sendError = { error, client };
+        let again = client.retriable(error);
         // A refusal (a message too large, a missing authorization) says nothing about the connection.
-        if (retriable(error))
-          this.#health.failed(
-            toBrokerError(error, `publishing to ${topics.join(', ')}`, this.options).message,
-          );
-        let again = retriable(error);
-        if (lostProducerState(error)) {
-          // After a broker restart the idempotent producer's sequence numbers may no longer match the
-          // broker's (OUT_OF_ORDER_SEQUENCE_NUMBER), and kafkajs never recovers from it: every later send
-          // fails too. A new producer gets a new producer id; the batch was refused, so it is sent again.
-          again = await this.#replaceProducer().then(
-            () => true,
-            (replaceError: unknown) => retriable(replaceError),
-          );
-        }
+        if (again)
+          this.#health.failed(client.toBrokerError(error, `publishing to ${topics.join(', ')}`).message);
+        again = (await client.recover(error)) ?? again;
         const backoff = Math.min(2_000, 100 * 2 ** attempt);
         if (!again || Date.now() + backoff >= deadline) {
-          throw toBrokerError(
+          throw client.toBrokerError(
             error,
             `publishing ${messages.length} message(s) to ${topics.join(', ')}`,
-            this.options,
           );
         }
         await new Promise((resolve) => setTimeout(resolve, backoff));
@@ -258,27 +225,20 @@ export class KafkaTransport implements Transport {
     }
   }
 
+  /** How the send loop reads a failure of the kafkajs admin (creating a topic). */
+  readonly #adminFailures: Failures = {
+    retriable: kafkajsRetriable,
+    recover: async () => undefined,
+    toBrokerError: (error, action) => toBrokerError(error, action, this.options),
+  };
+
   /** The error of a publish the broker has not stored within publishTimeoutMs, with the last attempt's cause. */
   #timedOut(message: OutgoingMessage, sent: boolean): BrokerError {
     const what = `a publish to ${message.topic} was not stored within publishTimeoutMs (${this.options.publishTimeoutMs} ms)${sent ? '; it may still be stored' : '; nothing was sent'}`;
-    if (this.#sendError !== undefined) return toBrokerError(this.#sendError, what, this.options);
+    if (this.#sendError) return this.#sendError.client.toBrokerError(this.#sendError.error, what);
     return new BrokerError(
       `[omnibus] [kafka] ${what} on ${describeBrokers(this.options)} — the broker did not answer in time; is the broker running?`,
     );
-  }
-
-  async #replaceProducer(): Promise<void> {
-    const old = this.#producer;
-    const producer = await newProducer(this.#kafka!);
-    this.#health.watchProducer(producer);
-    try {
-      await producer.connect();
-    } catch (error) {
-      await producer.disconnect().catch(() => {});
-      throw error;
-    }
-    this.#producer = producer;
-    await old?.disconnect().catch(() => {});
   }
 
   /** Creates the topic with `partitions` partitions unless it exists. Memoized per transport. */
@@ -412,7 +372,7 @@ export class KafkaTransport implements Transport {
       this.#health.close();
       await this.#batcher.flush();
       await Promise.allSettled([...this.#subscriptions].map((s) => s.close()));
-      await Promise.allSettled([this.#producer?.disconnect(), this.#admin?.disconnect()]);
+      await Promise.allSettled([this.#producer?.close(), this.#admin?.disconnect()]);
     })();
     return this.#closed;
   }

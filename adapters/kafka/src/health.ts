@@ -38,6 +38,18 @@ export class KafkaHealth {
     this.#watchClient(producer, 'producer');
   }
 
+  /**
+   * A producer without kafkajs's events (`@platformatic/kafka`): connected from `connect()` until closed;
+   * between them, failures and answers come from the transport's own publish attempts.
+   */
+  producerConnected(producer: object): void {
+    this.#clients.set(producer, 'producer');
+  }
+
+  producerClosed(producer: object): void {
+    this.#clients.delete(producer);
+  }
+
   watchAdmin(admin: Admin): void {
     this.#watchClient(admin, 'admin');
   }

@@ -4,6 +4,9 @@ import { ConfigError, redactUrl } from '@omnibus/core';
 /** SASL mechanisms the adapter passes through to kafkajs. */
 export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 
+/** The client library the transport publishes with. */
+export type ProducerDriver = 'kafkajs' | 'platformatic';
+
 /** Settings of the Kafka adapter. Every field can be set in the URL's query string (see {@link parseKafkaUrl}). */
 export interface KafkaOptions {
   /**
@@ -63,6 +66,12 @@ export interface KafkaOptions {
   sasl: { mechanism: SaslMechanism; username: string; password: string } | undefined;
   /** kafkajs log lines at this level and above are printed (credentials never are). @default 'warn' */
   logLevel: 'nothing' | 'error' | 'warn' | 'info';
+  /**
+   * The client that publishes: `kafkajs`, or `platformatic` (`@platformatic/kafka`, a faster encoder of
+   * produce requests). Consumers and topic administration use kafkajs either way.
+   * @default 'kafkajs'
+   */
+  producer: ProducerDriver;
 }
 
 export const DEFAULT_OPTIONS: KafkaOptions = {
@@ -84,6 +93,7 @@ export const DEFAULT_OPTIONS: KafkaOptions = {
   ssl: false,
   sasl: undefined,
   logLevel: 'warn',
+  producer: 'kafkajs',
 };
 
 const INTEGER_PARAMS = [
@@ -102,6 +112,7 @@ const INTEGER_PARAMS = [
 ] as const;
 const MECHANISMS: readonly SaslMechanism[] = ['plain', 'scram-sha-256', 'scram-sha-512'];
 const LOG_LEVELS: readonly KafkaOptions['logLevel'][] = ['nothing', 'error', 'warn', 'info'];
+const PRODUCERS: readonly ProducerDriver[] = ['kafkajs', 'platformatic'];
 
 /**
  * Reads `kafka://[user:pass@]host1:9092[,host2:9092][?clientId=…&partitions=…&sessionTimeoutMs=…&ssl=true&sasl=…]`.
@@ -153,9 +164,14 @@ export function parseKafkaUrl(input: string | URL, overrides: Partial<KafkaOptio
         throw new ConfigError(`kafka URL parameter logLevel=${value} is not one of ${LOG_LEVELS.join(', ')}`);
       }
       options.logLevel = value as KafkaOptions['logLevel'];
+    } else if (name === 'producer') {
+      if (!(PRODUCERS as readonly string[]).includes(value)) {
+        throw new ConfigError(`kafka URL parameter producer=${value} is not one of ${PRODUCERS.join(', ')}`);
+      }
+      options.producer = value as ProducerDriver;
     } else {
       throw new ConfigError(
-        `unknown kafka URL parameter "${name}" — known: brokers, clientId, ${INTEGER_PARAMS.join(', ')}, ssl, sasl, fromBeginning, logLevel`,
+        `unknown kafka URL parameter "${name}" — known: brokers, clientId, ${INTEGER_PARAMS.join(', ')}, ssl, sasl, fromBeginning, logLevel, producer`,
       );
     }
   }
@@ -195,6 +211,8 @@ function validate(o: KafkaOptions): void {
     if (!(o[name] > 0))
       throw new ConfigError(`kafka option ${name} must be a positive number, got ${o[name]}`);
   }
+  if (!PRODUCERS.includes(o.producer))
+    throw new ConfigError(`kafka option producer must be one of ${PRODUCERS.join(', ')}, got ${o.producer}`);
   if (o.lingerMs < 0) throw new ConfigError(`kafka option lingerMs must be 0 or more, got ${o.lingerMs}`);
   if (o.replicationFactor === 0 || o.replicationFactor < -1) {
     throw new ConfigError(

@@ -1,7 +1,7 @@
 import type { TransportHealth } from '@omnibus/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAdmin, createKafkaTransport } from '../src/index.ts';
-import { closeAll, KAFKA_URL, openTransport, uniqueName, waitUntil } from './helpers.ts';
+import { closeAll, KAFKA_URL, openTransport, PRODUCERS, uniqueName, waitUntil } from './helpers.ts';
 
 /** Polls `transport.health()` until `wanted` holds; the failure message shows the last answer. */
 async function healthUntil(
@@ -20,14 +20,17 @@ async function healthUntil(
 describe.skipIf(!KAFKA_URL)('kafka: health()', () => {
   afterEach(closeAll);
 
-  it('is connecting before connect(), up once connected, and down once closed', async () => {
-    const transport = createKafkaTransport(KAFKA_URL!, { sessionTimeoutMs: 6000 });
-    expect(transport.health()).toEqual({ connection: 'connecting', detail: 'connecting' });
-    await transport.connect();
-    expect(transport.health()).toEqual({ connection: 'up' });
-    await transport.close();
-    expect(transport.health()).toEqual({ connection: 'down', detail: 'closed' });
-  });
+  it.each(PRODUCERS)(
+    'is connecting before connect(), up once connected, and down once closed (%s producer)',
+    async (producer) => {
+      const transport = createKafkaTransport(KAFKA_URL!, { sessionTimeoutMs: 6000, producer });
+      expect(transport.health()).toEqual({ connection: 'connecting', detail: 'connecting' });
+      await transport.connect();
+      expect(transport.health()).toEqual({ connection: 'up' });
+      await transport.close();
+      expect(transport.health()).toEqual({ connection: 'down', detail: 'closed' });
+    },
+  );
 
   it('an unreachable broker: connect() fails and health() says down, and why', async () => {
     const transport = createKafkaTransport('kafka://127.0.0.1:1', { connectionTimeoutMs: 1_000 });

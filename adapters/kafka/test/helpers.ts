@@ -2,10 +2,23 @@ import { randomUUID } from 'node:crypto';
 import { brokerUrl } from '@omnibus/brokers-dev';
 import type { Delivery, OutgoingMessage } from '@omnibus/core';
 import { createAdmin, createKafkaTransport, type KafkaTransport } from '../src/index.ts';
-import type { KafkaOptions } from '../src/options.ts';
+import type { KafkaOptions, ProducerDriver } from '../src/options.ts';
+
+/** Every client the transport can publish with: broker tests run once per producer. */
+export const PRODUCERS: readonly ProducerDriver[] = ['kafkajs', 'platformatic'];
 
 /** The broker found by the global setup (pnpm brokers:up), or undefined: tests that need it are skipped. */
 export const KAFKA_URL = brokerUrl('kafka');
+
+/** Kafka's own UtilsTest.testMurmur2 vectors: Utils.murmur2(UTF-8 bytes of the key), signed. */
+export const JAVA_MURMUR2: Readonly<Record<string, number>> = {
+  '21': -973932308,
+  foobar: -790332482,
+  'a-little-bit-long-string': -985981536,
+  'a-little-bit-longer-string': -1486304829,
+  lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8: -58897971,
+  abc: 479470107,
+};
 
 /** Topic names handed out by `uniqueName`; `closeAll()` deletes them so runs do not pile up topics. */
 const names = new Set<string>();

@@ -39,6 +39,16 @@ describe('kafka:// URL parsing', () => {
     );
   });
 
+  it('selects the producer client (kafkajs by default) and rejects an unknown one', () => {
+    expect(DEFAULT_OPTIONS.producer).toBe('kafkajs');
+    expect(parseKafkaUrl('kafka://h1?producer=platformatic').producer).toBe('platformatic');
+    expect(parseKafkaUrl('kafka://h1?producer=kafkajs').producer).toBe('kafkajs');
+    expect(() => parseKafkaUrl('kafka://h1?producer=librdkafka')).toThrow(
+      expect.objectContaining({ name: 'ConfigError', message: expect.stringMatching(/producer=librdkafka/) }),
+    );
+    expect(() => parseKafkaUrl('kafka://h1', { producer: 'rdkafka' as 'kafkajs' })).toThrow(ConfigError);
+  });
+
   it('rejects typos and bad values with a ConfigError that names them', () => {
     expect(() => parseKafkaUrl('kafka://h1?partitons=3')).toThrow(/unknown kafka URL parameter "partitons"/);
     expect(() => parseKafkaUrl('kafka://h1?partitions=two')).toThrow(ConfigError);
