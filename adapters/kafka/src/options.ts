@@ -67,9 +67,9 @@ export interface KafkaOptions {
   /** kafkajs log lines at this level and above are printed (credentials never are). @default 'warn' */
   logLevel: 'nothing' | 'error' | 'warn' | 'info';
   /**
-   * The client that publishes: `kafkajs`, or `platformatic` (`@platformatic/kafka`, a faster encoder of
-   * produce requests). Consumers and topic administration use kafkajs either way.
-   * @default 'kafkajs'
+   * The client that publishes: `platformatic` (`@platformatic/kafka`: publishes ~2.5× faster at a third of
+   * the CPU per event, measured) or `kafkajs`. Consumers and topic administration use kafkajs either way.
+   * @default 'platformatic'
    */
   producer: ProducerDriver;
 }
@@ -93,7 +93,7 @@ export const DEFAULT_OPTIONS: KafkaOptions = {
   ssl: false,
   sasl: undefined,
   logLevel: 'warn',
-  producer: 'kafkajs',
+  producer: 'platformatic',
 };
 
 const INTEGER_PARAMS = [

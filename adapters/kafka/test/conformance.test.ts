@@ -10,6 +10,6 @@ const url = brokerUrl('kafka');
 describeConformance(url, { name: 'kafka' });
 // The whole suite again with the other producer client (consumers are kafkajs in both).
 const separator = url?.includes('?') ? '&' : '?';
-describeConformance(url && `${url}${separator}producer=platformatic`, {
-  name: 'kafka producer=platformatic',
+describeConformance(url && `${url}${separator}producer=kafkajs`, {
+  name: 'kafka producer=kafkajs',
 });

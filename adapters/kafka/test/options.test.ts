@@ -39,8 +39,8 @@ describe('kafka:// URL parsing', () => {
     );
   });
 
-  it('selects the producer client (kafkajs by default) and rejects an unknown one', () => {
-    expect(DEFAULT_OPTIONS.producer).toBe('kafkajs');
+  it('selects the producer client (platformatic by default) and rejects an unknown one', () => {
+    expect(DEFAULT_OPTIONS.producer).toBe('platformatic');
     expect(parseKafkaUrl('kafka://h1?producer=platformatic').producer).toBe('platformatic');
     expect(parseKafkaUrl('kafka://h1?producer=kafkajs').producer).toBe('kafkajs');
     expect(() => parseKafkaUrl('kafka://h1?producer=librdkafka')).toThrow(
