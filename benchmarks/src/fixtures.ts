@@ -120,7 +120,7 @@ export async function kafkaFixture(s: E2eSettings, id: string): Promise<Fixture>
     ],
     conditions: [
       `broker: Kafka at ${adapter.brokers.join(', ')}; ${adapter.partitions} partitions per topic, replication factor = broker default`,
-      `producer (all): kafkajs ${packageVersion('kafkajs')}, idempotent, acks=-1, maxInFlightRequests=1, no compression; raw: sequential sendBatch of ${s.batch}; omnibus: ${s.inFlight} bus.publish in flight, adapter coalesces into sendBatch (≤ ${adapter.maxBatchMessages} msgs / ${adapter.maxBatchBytes} B, linger ${adapter.lingerMs} ms)`,
+      `producer (all): idempotent, acks=-1, one request in flight, no compression; raw: kafkajs ${packageVersion('kafkajs')}, sequential sendBatch of ${s.batch}; omnibus: producer=${adapter.producer} (the adapter's client), ${s.inFlight} bus.publish in flight, adapter coalesces into one request at a time (≤ ${adapter.maxBatchMessages} msgs / ${adapter.maxBatchBytes} B, linger ${adapter.lingerMs} ms)`,
       `consumer (all): fresh group, eachBatch, ${adapter.partitions} partitions consumed concurrently, offsets committed every ${adapter.commitIntervalMs} ms (raw: auto-resolve/auto-commit; omnibus: concurrency ${s.concurrency}, prefetch ${s.prefetch}, maxAttempts 1), session 10 s, heartbeat 1 s, maxWait 1 s`,
       messageLine(wire, payload),
     ],

@@ -5,12 +5,14 @@ import { dirname, join } from 'node:path';
 import type { CliOptions } from './args.ts';
 
 const require = createRequire(import.meta.url);
+/** Resolves what the Kafka adapter depends on (its publishing client is not a dependency of the benchmarks). */
+const kafkaAdapterRequire = createRequire(new URL('../../adapters/kafka/package.json', import.meta.url));
 
 /** The version of an installed package (from its package.json), or 'unknown'. */
-export function packageVersion(name: string): string {
+export function packageVersion(name: string, from: NodeJS.Require = require): string {
   try {
     // Some packages do not export their package.json: walk up from the entry point.
-    let dir = dirname(require.resolve(name));
+    let dir = dirname(from.resolve(name));
     for (;;) {
       const file = join(dir, 'package.json');
       if (existsSync(file)) {
@@ -29,7 +31,8 @@ export function packageVersion(name: string): string {
 /** Versions of the runtime and of every driver the tables compare. */
 export function versionLines(): string[] {
   const drivers = ['kafkajs', 'amqplib', 'ioredis', '@aws-sdk/client-sqs', 'zod'];
-  return [`drivers: ${drivers.map((d) => `${d} ${packageVersion(d)}`).join(', ')}`];
+  const platformatic = `@platformatic/kafka ${packageVersion('@platformatic/kafka', kafkaAdapterRequire)}`;
+  return [`drivers: ${[...drivers.map((d) => `${d} ${packageVersion(d)}`), platformatic].join(', ')}`];
 }
 
 export interface ResultsInput {
