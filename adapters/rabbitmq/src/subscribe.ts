@@ -43,7 +43,8 @@ export class PartitionedSubscription implements TransportSubscription {
   readonly #request: SubscribeRequest;
   readonly #partitions: Partition[];
   readonly #membersQueue: string;
-  readonly #tracker = new PartitionTracker<number>();
+  /** Hands over what was held back once a settle is counted (a settled delivery may bring no new message). */
+  readonly #tracker = new PartitionTracker<number>(() => this.#pump());
   #control: Channel | undefined;
   #cursor = 0;
   #stopped = false;

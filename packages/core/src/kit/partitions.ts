@@ -23,6 +23,16 @@ export class PartitionTracker<P = number> {
   readonly #inFlight = new Map<P, number>();
   readonly #revoked = new Set<P>();
   readonly #waiters = new Set<Waiter<P>>();
+  readonly #onSettled: ((partition: P) => void) | undefined;
+
+  /**
+   * `onSettled` runs after each delivery's settle is counted: an adapter that holds deliveries back while
+   * `maxInFlight` are unsettled hands the next one over from there (an adapter's own `ack` runs before the
+   * count drops, so it cannot).
+   */
+  constructor(onSettled?: (partition: P) => void) {
+    this.#onSettled = onSettled;
+  }
 
   /** Wraps a delivery from `partition`: counted until its first `ack`/`release`, revoked with its partition. */
   track(partition: P, init: DeliveryInit, actions: SettleActions): Delivery {
@@ -94,14 +104,15 @@ export class PartitionTracker<P = number> {
     const left = (this.#inFlight.get(partition) ?? 1) - 1;
     if (left > 0) {
       this.#inFlight.set(partition, left);
-      return;
-    }
-    this.#inFlight.delete(partition);
-    for (const waiter of this.#waiters) {
-      if (![...waiter.partitions].some((p) => this.#inFlight.has(p))) {
-        this.#waiters.delete(waiter);
-        waiter.resolve();
+    } else {
+      this.#inFlight.delete(partition);
+      for (const waiter of this.#waiters) {
+        if (![...waiter.partitions].some((p) => this.#inFlight.has(p))) {
+          this.#waiters.delete(waiter);
+          waiter.resolve();
+        }
       }
     }
+    this.#onSettled?.(partition);
   }
 }
