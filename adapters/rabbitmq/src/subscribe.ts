@@ -305,7 +305,7 @@ export class PartitionedSubscription implements TransportSubscription {
         failure = brokerError(this.#connection.target, `cannot ${how} a delivery`, error);
       }
     }
-    this.#pump();
+    // No hand-over from here: the tracker has not counted this settle yet; its onSettled hands over.
     if (failure) throw failure;
   }
 
