@@ -1,5 +1,6 @@
 import { PartitionTracker, type SubscribeRequest, type TransportSubscription } from '@omnibus/core';
 import type { Channel, ConsumeMessage } from 'amqplib';
+import { ChannelAcks } from './acks.ts';
 import { brokerError, type ConnectionManager, closeQuietly } from './connection.ts';
 import { fromAmqpProperties } from './headers.ts';
 import type { RabbitMqOptions } from './options.ts';
@@ -10,6 +11,8 @@ interface Partition {
   index: number;
   queue: string;
   channel: Channel | undefined;
+  /** The acknowledgements of `channel`. */
+  acks: ChannelAcks | undefined;
   opening: boolean;
   /** Received from the broker, not yet handed to the core, in queue order. */
   buffer: ConsumeMessage[];
@@ -74,6 +77,7 @@ export class PartitionedSubscription implements TransportSubscription {
       index: p,
       queue: partitionQueueName(request.topic, request.group, p),
       channel: undefined,
+      acks: undefined,
       opening: false,
       buffer: [],
       active: false,
@@ -111,6 +115,7 @@ export class PartitionedSubscription implements TransportSubscription {
     this.#control = undefined;
     for (const p of this.#partitions) {
       p.channel = undefined;
+      p.acks = undefined;
       p.buffer = [];
     }
     // Closing a channel returns its unacknowledged messages to their queues.
@@ -160,6 +165,7 @@ export class PartitionedSubscription implements TransportSubscription {
         Math.min(AMQP_MAX_PREFETCH, this.#options.prefetch ?? this.#request.maxInFlight),
       );
       partition.channel = channel;
+      partition.acks = new ChannelAcks(channel);
       partition.buffer = [];
       partition.active = false;
       partition.yielding = false;
@@ -176,6 +182,7 @@ export class PartitionedSubscription implements TransportSubscription {
   #partitionClosed(partition: Partition, channel: Channel): void {
     if (partition.channel !== channel) return; // closed on purpose (yield, close)
     partition.channel = undefined;
+    partition.acks = undefined;
     partition.buffer = []; // the broker has returned them to the queue
     partition.active = false;
     partition.yielding = false;
@@ -233,6 +240,7 @@ export class PartitionedSubscription implements TransportSubscription {
       return;
     }
     if (partition.channel !== channel) return;
+    partition.acks!.received(message);
     partition.buffer.push(message);
     if (!partition.active) {
       partition.active = true;
@@ -287,26 +295,24 @@ export class PartitionedSubscription implements TransportSubscription {
 
   /** The broker side of ack/release (the tracker makes each delivery settle once). */
   async #settle(partition: Partition, channel: Channel, message: ConsumeMessage, how: 'ack' | 'release') {
-    let failure: Error | undefined;
-    if (partition.channel !== channel) {
-      if (how === 'ack') {
-        failure = brokerError(
-          this.#connection.target,
-          'cannot acknowledge: its channel was closed, so the broker will deliver the message again',
-        );
-      }
-    } else if (how === 'ack' || !(this.#stopped || partition.yielding)) {
-      // Handed back on close or hand-over: left unacknowledged, so closing the channel returns it with the
-      // rest, in queue order (a requeue now would put it behind messages already prefetched).
-      try {
-        if (how === 'ack') channel.ack(message);
-        else channel.nack(message, false, true);
-      } catch (error) {
-        failure = brokerError(this.#connection.target, `cannot ${how} a delivery`, error);
-      }
+    const acks = partition.channel === channel ? partition.acks : undefined;
+    if (!acks) {
+      if (how === 'release') return;
+      throw brokerError(
+        this.#connection.target,
+        'cannot acknowledge: its channel was closed, so the broker will deliver the message again',
+      );
+    }
+    // Handed back on close or hand-over: left unacknowledged, so closing the channel returns it with the
+    // rest, in queue order (a requeue now would put it behind messages already prefetched).
+    if (how === 'release' && (this.#stopped || partition.yielding)) return;
+    try {
+      if (how === 'ack') await acks.ack(message);
+      else acks.requeue(message);
+    } catch (error) {
+      throw brokerError(this.#connection.target, `cannot ${how} a delivery`, error);
     }
     // No hand-over from here: the tracker has not counted this settle yet; its onSettled hands over.
-    if (failure) throw failure;
   }
 
   #scheduleRebalance(delay: number): void {
@@ -345,6 +351,7 @@ export class PartitionedSubscription implements TransportSubscription {
     const channel = partition.channel;
     if (!channel) return;
     partition.channel = undefined;
+    partition.acks = undefined;
     partition.buffer = [];
     partition.active = false;
     partition.opening = true; // keeps #resume from registering again before the close is through
