@@ -259,11 +259,13 @@ export async function redisFixture(s: E2eSettings, id: string): Promise<Fixture>
   };
   const payload = sizedPayload(s.size);
   const wire = bus.encode(benchContract('omnibus.bench.sizing'), payload);
+  // The adapter's layout (adapters/redis README, "Entry fields"): body, headers as one JSON field.
   const wireFields: (string | Buffer)[] = [
     'b',
     Buffer.from(wire.body.buffer, wire.body.byteOffset, wire.body.byteLength),
+    'h',
+    JSON.stringify(wire.headers),
   ];
-  for (const [name, value] of Object.entries(wire.headers)) wireFields.push(`h:${name}`, value);
   const rawTopics: string[] = [];
   const sdkTopics: string[] = [];
   const rawSide = (variant: Variant, json: boolean): Side => {

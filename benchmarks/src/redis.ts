@@ -4,7 +4,7 @@ import { ArrivalClock, now, perSecond, withTimeout } from './stats.ts';
 
 /**
  * The raw ioredis side, on the layout the omnibus adapter uses: P partition streams per topic, one consumer
- * group created on each before publishing, entries with the same fields (`b` body, `h:<name>` headers),
+ * group created on each before publishing, entries with the same fields (`b` body, `h` headers as JSON),
  * unkeyed messages round-robin over the streams.
  */
 export interface RawRedisSettings {
@@ -61,8 +61,7 @@ export class RawRedis {
   ): Promise<number> {
     const streams = RawRedis.streams(topic, s.partitions);
     const body = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
-    const fields: (string | Buffer)[] = ['b', body];
-    for (const [name, value] of Object.entries(message.headers)) fields.push(`h:${name}`, value);
+    const fields: (string | Buffer)[] = ['b', body, 'h', JSON.stringify(message.headers)];
     const start = now();
     const run = async () => {
       for (let sent = 0; sent < count; ) {

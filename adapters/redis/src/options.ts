@@ -1,5 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import { ConfigError } from '@omnibus/core';
+import type { HeaderLayout } from './keys.ts';
 
 /** Settings of the Redis adapter. Every field but `tls` options can be set in the URL (see {@link parseRedisUrl}). */
 export interface RedisOptions {
@@ -59,6 +60,13 @@ export interface RedisOptions {
    * @default 100
    */
   pollIntervalMs: number;
+  /**
+   * How an entry holds the headers: `json`, one field `h` with a JSON object (3 fields an entry: what the
+   * driver's time per event goes by), or `fields`, one `h:<name>` field per header — the layout of
+   * @omnibus/redis 0.1, for a publisher whose consumers still run it. Consumers read both. URL: `headers`.
+   * @default 'json'
+   */
+  headers: HeaderLayout;
   /** Largest event (body + header names and values) the adapter accepts. URL: `maxMessageBytes`. @default 1048576 */
   maxMessageBytes: number;
   /** Time to open the TCP (and TLS) connection and log in. URL: `connectTimeoutMs`. @default 5000 */
@@ -79,6 +87,7 @@ export const DEFAULT_OPTIONS: Readonly<RedisOptions> = Object.freeze({
   leaseMs: 10_000,
   heartbeatIntervalMs: 1_000,
   pollIntervalMs: 100,
+  headers: 'json',
   maxMessageBytes: 1_048_576,
   connectTimeoutMs: 5_000,
 });
@@ -93,7 +102,8 @@ const INTEGER_PARAMS = [
   'connectTimeoutMs',
 ] as const;
 const BOOLEAN_PARAMS = ['cluster', 'fromBeginning', 'tls'] as const;
-const KNOWN = ['prefix', ...INTEGER_PARAMS, ...BOOLEAN_PARAMS].join(', ');
+const LAYOUTS: readonly HeaderLayout[] = ['json', 'fields'];
+const KNOWN = ['prefix', 'headers', ...INTEGER_PARAMS, ...BOOLEAN_PARAMS].join(', ');
 const URL_SHAPE = /^(rediss?):\/\/(?:([^/?#]*)@)?([^/?#]*)(?:\/([^?#]*))?(?:\?([^#]*))?(?:#.*)?$/i;
 
 /**
@@ -119,6 +129,7 @@ export function parseRedisUrl(input: string | URL, overrides: Partial<RedisOptio
   if (path) options.db = integer('db (the URL path)', path, text);
   for (const [name, value] of new URLSearchParams(query)) {
     if (name === 'prefix') options.prefix = value;
+    else if (name === 'headers') options.headers = value as HeaderLayout;
     else if ((INTEGER_PARAMS as readonly string[]).includes(name)) {
       options[name as (typeof INTEGER_PARAMS)[number]] = integer(name, value, text);
     } else if ((BOOLEAN_PARAMS as readonly string[]).includes(name)) {
@@ -190,6 +201,9 @@ function validate(o: RedisOptions): void {
     throw new ConfigError(
       `redis option heartbeatIntervalMs (${o.heartbeatIntervalMs}) must be at most a third of leaseMs (${o.leaseMs}), so a live instance renews its leases in time`,
     );
+  }
+  if (!LAYOUTS.includes(o.headers)) {
+    throw new ConfigError(`redis option headers must be ${LAYOUTS.join(' or ')}, got "${o.headers}"`);
   }
   if (!o.prefix || /[{}]/.test(o.prefix)) {
     throw new ConfigError(`redis option prefix must be non-empty and hold no { or }, got "${o.prefix}"`);

@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
 import { Appender } from './appends.ts';
 import { type Arg, type RedisClient, runScript } from './connection.ts';
 import { REDIS, RedisStreamFullError, toBrokerError } from './errors.ts';
-import { encodeFields, fieldOverhead, TopicKeys } from './keys.ts';
+import { encodeFields, fieldOverhead, type HeaderLayout, TopicKeys } from './keys.ts';
 import type { RedisOptions } from './options.ts';
 
 type PublishReply = (string | ['FULL', number, string])[];
@@ -46,7 +46,7 @@ export class Publisher {
   /** The common case — a checked topic, no `maxLen`, standalone — is one append and no await of its own. */
   publish(message: OutgoingMessage): Promise<void> {
     try {
-      assertPublishable(message, this.#capabilities, REDIS, fieldOverhead(message));
+      assertPublishable(message, this.#capabilities, REDIS, fieldOverhead(message, this.#options.headers));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -54,8 +54,10 @@ export class Publisher {
     if (keys === undefined || this.#appender === undefined || this.#options.maxLen !== undefined) {
       return this.#publishChecking(message);
     }
-    return this.#appender.append(keys.stream(this.#partition(message)), encodeFields(message), (error) =>
-      toBrokerError(error, `publishing to ${message.topic}`, this.#options),
+    return this.#appender.append(
+      keys.stream(this.#partition(message)),
+      encodeFields(message, this.#options.headers),
+      (error) => toBrokerError(error, `publishing to ${message.topic}`, this.#options),
     );
   }
 
@@ -71,13 +73,13 @@ export class Publisher {
     const stream = keys.stream(this.#partition(message));
     try {
       if (this.#options.maxLen === undefined) {
-        const fields = encodeFields(message);
+        const fields = encodeFields(message, this.#options.headers);
         await (this.#appender
           ? this.#appender.append(stream, fields, (error) => error as Error)
           : this.#client.xadd(stream, '*', ...fields));
         return;
       }
-      const args = [this.#options.maxLen, ...framed(message)];
+      const args = [this.#options.maxLen, ...framed(message, this.#options.headers)];
       const [outcome] = await runScript<PublishReply>(this.#client, 'omnibusPublish', [stream], args);
       if (Array.isArray(outcome)) throw full(message.topic, stream, outcome, this.#options);
     } catch (error) {
@@ -96,7 +98,7 @@ export class Publisher {
         message.key === undefined ? undefined : failedKeys.get(`${message.topic}\u0000${message.key}`);
       try {
         if (earlier) throw notSent(message, earlier);
-        assertPublishable(message, this.#capabilities, REDIS, fieldOverhead(message));
+        assertPublishable(message, this.#capabilities, REDIS, fieldOverhead(message, this.#options.headers));
         const keys = await this.topic(message.topic);
         const stream = keys.stream(this.#partition(message));
         const list = byStream.get(stream) ?? [];
@@ -110,7 +112,7 @@ export class Publisher {
     await Promise.all(
       [...byStream].map(async ([stream, list]) => {
         const args: Arg[] = [this.#options.maxLen ?? 0];
-        for (const { message } of list) args.push(...framed(message));
+        for (const { message } of list) args.push(...framed(message, this.#options.headers));
         try {
           const reply = await runScript<PublishReply>(this.#client, 'omnibusPublish', [stream], args);
           const chainFailures = new Map<string | undefined, Error>();
@@ -179,8 +181,8 @@ export class Publisher {
 }
 
 /** A message as the publish script reads it: its chain (key), field count, fields. */
-function framed(message: OutgoingMessage): Arg[] {
-  const fields = encodeFields(message);
+function framed(message: OutgoingMessage, layout: HeaderLayout): Arg[] {
+  const fields = encodeFields(message, layout);
   return [message.key === undefined ? '' : `k:${message.key}`, fields.length, ...fields];
 }
 

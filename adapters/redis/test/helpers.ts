@@ -98,3 +98,11 @@ export async function waitUntil(
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A header of a raw stream entry (XRANGE fields), in either layout: `h` (JSON) or `h:<name>`. */
+export function entryHeader(fields: string[], name: string): string | undefined {
+  const single = fields.indexOf(`h:${name}`);
+  if (single >= 0) return fields[single + 1];
+  const packed = fields.indexOf('h');
+  return packed >= 0 ? (JSON.parse(fields[packed + 1]!) as Record<string, string>)[name] : undefined;
+}

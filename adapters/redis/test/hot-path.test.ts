@@ -40,6 +40,31 @@ describe('redis: decoding entries', () => {
     expect(decoded.map((d) => d.key)).toEqual([undefined, undefined, undefined, 'key-4', undefined]);
   });
 
+  it('reads the JSON field "h" and "h:<name>" fields, in the same entry too ("h:<name>" wins)', () => {
+    const decoder = new FieldDecoder();
+    const packed = JSON.stringify({ type: 'created', id: 'a1', 'x-ü': 'Grüße "🚀"' });
+    expect(decoder.decode('1-0', fields('b', 'one', 'k', 'key', 'h', packed))).toEqual({
+      key: 'key',
+      body: Buffer.from('one'),
+      headers: { type: 'created', id: 'a1', 'x-ü': 'Grüße "🚀"' },
+    });
+    const mixed = decoder.decode(
+      '2-0',
+      fields('b', 'two', 'h', '{"type":"created","id":"a2"}', 'h:id', 'b2'),
+    );
+    expect(mixed.headers).toEqual({ type: 'created', id: 'b2' });
+  });
+
+  it('dead-letters an "h" field that is not a JSON object of strings: the body stays, the text is quoted', () => {
+    for (const text of ['{"type":', '["type","created"]', '{"attempt":2}', 'null', '"x"']) {
+      const decoded = new FieldDecoder().decode('3-0', fields('b', 'body', 'h', text));
+      expect(Buffer.from(decoded.body).toString()).toBe('body');
+      expect(decoded.headers).toEqual({
+        [MALFORMED_HEADER]: `stream entry 3-0 has an "h" field that is not a JSON object of string values: ${text}`,
+      });
+    }
+  });
+
   it('names an entry without a body field in a header', () => {
     const decoded = new FieldDecoder().decode('7-1', fields('h:type', 'created'));
     expect(decoded.body).toHaveLength(0);
@@ -82,7 +107,7 @@ describe('redis: publishing', () => {
         const seqs: string[] = [];
         const pipeline = {
           xadd: (_stream: string, _id: string, ...fields: unknown[]) => {
-            seqs.push(String(fields[fields.indexOf('h:seq') + 1]));
+            seqs.push(JSON.parse(String(fields[fields.indexOf('h') + 1])).seq);
             return pipeline;
           },
           exec: () => {

@@ -48,6 +48,14 @@ describe('redis:// URL parsing', () => {
     expect(() => parseRedisUrl('amqp://h1')).toThrow(/not a redis:\/\/ URL/);
   });
 
+  it('headers: json by default, fields on request, nothing else', () => {
+    expect(parseRedisUrl('redis://h1').headers).toBe('json');
+    expect(parseRedisUrl('redis://h1?headers=fields').headers).toBe('fields');
+    expect(() => parseRedisUrl('redis://h1?headers=binary')).toThrow(
+      /headers must be json or fields, got "binary"/,
+    );
+  });
+
   it('redacts passwords, also of host lists that WHATWG URL cannot parse', () => {
     expect(redactRedisUrl(`redis://alice:${SECRET}@h1:7001,h2:7002/0?apiToken=x`)).toBe(
       'redis://alice:***@h1:7001,h2:7002/0?apiToken=***',

@@ -1,7 +1,16 @@
 import { ConfigError, createBus, defineEvent, partitionOf } from '@omnibus/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RedisStreamFullError } from '../src/index.ts';
-import { collector, Fixture, message, REDIS_URL, sleep, uniqueTopic, waitUntil } from './helpers.ts';
+import {
+  collector,
+  entryHeader,
+  Fixture,
+  message,
+  REDIS_URL,
+  sleep,
+  uniqueTopic,
+  waitUntil,
+} from './helpers.ts';
 
 /** Two keys that land in different partitions of `partitions`. */
 function keysInTwoPartitions(partitions: number): [string, string] {
@@ -65,6 +74,31 @@ describe.skipIf(!REDIS_URL)('redis: streams, layout and limits', () => {
     expect(delivery!.deliveryCount).toBe(1);
   });
 
+  it('writes the headers as one JSON field "h" (headers=fields: one "h:<name>" each); a consumer reads both', async () => {
+    const topic = fixture.track(uniqueTopic('layout'), 'g');
+    const json = await fixture.transport({ partitions: 1 });
+    const fields = await fixture.transport({ partitions: 1, headers: 'fields' });
+    await json.provision(topic, ['g']);
+    const headers = { ce_id: 'id-1', 'x-ü': 'Grüße "🚀"\n', empty: '' };
+    await json.publish({ topic, key: 'k', body: Buffer.from('one'), headers });
+    await fields.publish({ topic, key: 'k', body: Buffer.from('two'), headers });
+    const stored = await fixture.raw().xrange(`omnibus:{${topic}:0}`, '-', '+');
+    expect(stored.map(([, f]) => f)).toEqual([
+      ['b', 'one', 'k', 'k', 'h', JSON.stringify(headers)],
+      ['b', 'two', 'k', 'k', 'h:ce_id', 'id-1', 'h:x-ü', 'Grüße "🚀"\n', 'h:empty', ''],
+    ]);
+    const seen = collector({ topic, group: 'g' });
+    await json.subscribe(seen.request);
+    await waitUntil(
+      () => seen.deliveries.length === 2,
+      () => `${seen.deliveries.length}/2 delivered`,
+    );
+    expect(seen.deliveries.map((d) => [Buffer.from(d.body).toString(), d.key, d.headers])).toEqual([
+      ['one', 'k', headers],
+      ['two', 'k', headers],
+    ]);
+  });
+
   it('dead-letters an entry another tool wrote without a body field, saying so, and reads on', async () => {
     const topic = fixture.track(uniqueTopic('foreign'), 'g', 'dead-letters');
     const contract = defineEvent({
@@ -116,7 +150,7 @@ describe.skipIf(!REDIS_URL)('redis: streams, layout and limits', () => {
     ]);
     expect(String((outcomes[1] as PromiseRejectedResult).reason)).toMatch(/WRONGTYPE/);
     const stored = await redis.xrange(`omnibus:{${topic}:${partitionOf(good, 2)}}`, '-', '+');
-    expect(stored.map(([, f]) => f[f.indexOf('h:seq') + 1])).toEqual(['1', '3', '5']);
+    expect(stored.map(([, f]) => entryHeader(f, 'seq'))).toEqual(['1', '3', '5']);
     await redis.del(broken);
   });
 
@@ -142,9 +176,7 @@ describe.skipIf(!REDIS_URL)('redis: streams, layout and limits', () => {
     );
     await sleep(50);
     await transport.publish(message(topic, 5, 'k'));
-    const left = (await redis.xrange(stream, '-', '+')).map(
-      ([, fields]) => fields[fields.indexOf('h:seq') + 1],
-    );
+    const left = (await redis.xrange(stream, '-', '+')).map(([, fields]) => entryHeader(fields, 'seq'));
     expect(left).toEqual(['3', '4', '5']);
   });
 
@@ -171,7 +203,7 @@ describe.skipIf(!REDIS_URL)('redis: streams, layout and limits', () => {
     expect(outcomes[3]!.message).toMatch(new RegExp(`earlier event of key "${a}"`));
     const redis = fixture.raw();
     const seqs = async (p: number) =>
-      (await redis.xrange(`omnibus:{${topic}:${p}}`, '-', '+')).map(([, f]) => f[f.indexOf('h:seq') + 1]);
+      (await redis.xrange(`omnibus:{${topic}:${p}}`, '-', '+')).map(([, f]) => entryHeader(f, 'seq'));
     expect(await seqs(partitionOf(a, 2))).toEqual(['0', '1']);
     expect(await seqs(partitionOf(b, 2))).toEqual(['2', '5']);
   });
