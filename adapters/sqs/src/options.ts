@@ -33,8 +33,8 @@ export interface SqsOptions {
    */
   visibilityTimeoutMs: number;
   /**
-   * Long-poll wait of each ReceiveMessage, 0–20 s; also the longest `close()` waits for its open polls to
-   * answer. URL: `waitTimeSeconds`. @default 5
+   * Long-poll wait of each ReceiveMessage, 0–20 s; also how long `close()` waits for its open polls to
+   * answer (3 s more, then it cuts them off). URL: `waitTimeSeconds`. @default 5
    */
   waitTimeSeconds: number;
   /**

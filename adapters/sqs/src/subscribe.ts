@@ -7,6 +7,12 @@ import type { SqsOptions } from './options.ts';
 import type { Limiter, QueueInfo, Sdk } from './queues.ts';
 
 const MAX_BACKOFF_MS = 10_000;
+/**
+ * How long close() waits beyond `waitTimeSeconds` for its open polls, and then for the acks and hand-backs
+ * on their way, before it cuts them off: a broker that stopped answering (ElasticMQ leaves a request
+ * unanswered for 21 s under load) must not hold a shutdown past its grace period.
+ */
+const CLOSE_GRACE_MS = 3_000;
 
 /** A visibility change of one received message. */
 interface VisibilityChange {
@@ -31,6 +37,8 @@ export class SqsSubscription {
   readonly #limiter: Limiter;
   readonly #logger: Logger;
   readonly #abort = new AbortController();
+  /** Aborts the requests close() stopped waiting for. */
+  readonly #cut = new AbortController();
   readonly #deletes: Batcher<string>;
   readonly #visibility: Batcher<VisibilityChange>;
   readonly #waiters: (() => void)[] = [];
@@ -89,14 +97,35 @@ export class SqsSubscription {
   }
 
   /**
-   * Stops, waits for the open long polls to answer (at most `waitTimeSeconds`) and for the acks and
-   * hand-backs asked for; what is unsettled the broker redelivers.
+   * Stops, waits for the open long polls to answer (`waitTimeSeconds`) and then for the acks and hand-backs
+   * asked for, each wait at most {@link CLOSE_GRACE_MS} longer: what the broker has not answered by then is
+   * cut off, with a warning. Nothing is lost: a message a cut poll would have brought, or whose delete was
+   * cut, is delivered again once its visibility timeout ends; one whose hand-back was cut, too.
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       await this.stop();
-      await Promise.all(this.#loops);
-      while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+      const polls = Promise.all(this.#loops);
+      if (!(await within(polls, this.#options.waitTimeSeconds * 1_000 + CLOSE_GRACE_MS))) {
+        this.#logger.warn(
+          { queue: this.#queue.url },
+          `[omnibus] [sqs] closing: a long poll of ${this.#queue.url} was not answered within waitTimeSeconds + ${CLOSE_GRACE_MS} ms; cut off (a message it brings is delivered again after its visibility timeout)`,
+        );
+        this.#cut.abort();
+        await polls;
+      }
+      const deadline = performance.now() + CLOSE_GRACE_MS;
+      while (this.#pending.size > 0) {
+        const left = deadline - performance.now();
+        if (left <= 0 || !(await within(Promise.allSettled([...this.#pending]), left))) {
+          this.#logger.warn(
+            { queue: this.#queue.url, requests: this.#pending.size },
+            `[omnibus] [sqs] closing: ${this.#pending.size} ack or hand-back request(s) to ${this.#queue.url} not answered within ${CLOSE_GRACE_MS} ms; cut off (their messages are delivered again after the visibility timeout)`,
+          );
+          this.#cut.abort();
+          return;
+        }
+      }
     })();
     return this.#closed;
   }
@@ -123,6 +152,7 @@ export class SqsSubscription {
             MessageSystemAttributeNames: ['ApproximateReceiveCount'],
             MessageAttributeNames: ['All'],
           }),
+          { abortSignal: this.#cut.signal },
         );
         messages = answer.Messages ?? [];
         failures = 0;
@@ -270,6 +300,7 @@ export class SqsSubscription {
           QueueUrl: this.#queue.url,
           Entries: handles.map((handle, i) => ({ Id: String(i), ReceiptHandle: handle })),
         }),
+        { abortSignal: this.#cut.signal },
       ),
     );
   }
@@ -285,6 +316,7 @@ export class SqsSubscription {
             VisibilityTimeout: change.seconds,
           })),
         }),
+        { abortSignal: this.#cut.signal },
       ),
     );
   }
@@ -332,4 +364,17 @@ function outcomes(
     }
   }
   return result;
+}
+
+/** Whether `promise` settled within `ms` (it is left running either way). */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

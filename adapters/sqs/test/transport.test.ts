@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, request } from 'node:http';
+import { createServer, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   CreateQueueCommand,
@@ -403,6 +403,70 @@ describe.skipIf(!SQS_URL)('sqs: queues, fan-out discovery, limits and errors', (
       proxy.close();
     }
   });
+
+  it('close() cuts off the polls and acks a broker leaves unanswered, and the message comes again', async () => {
+    // ElasticMQ under load may leave a request unanswered for 21 s; a shutdown must not wait for it. The
+    // proxy in front of the broker stops answering once the event is delivered: the next poll and the ack's
+    // delete hang until close() cuts them off (waitTimeSeconds + 3 s for the polls, 3 s more for the acks).
+    const target = new URL(options!.endpoint!);
+    let frozen = false;
+    const unanswered: ServerResponse[] = [];
+    const proxy = createServer((req, res) => {
+      if (frozen) {
+        unanswered.push(res);
+        req.resume();
+        return;
+      }
+      const upstream = request(
+        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const port = (proxy.address() as AddressInfo).port;
+    try {
+      const topic = track(topicName('stuck'), 'g');
+      const settings = { waitTimeSeconds: 1, visibilityTimeoutMs: 2_000 };
+      const t = createSqsTransport(`sqs://127.0.0.1:${port}?region=us-east-1`, settings);
+      transports.push(t);
+      await t.connect();
+      await t.provision(topic, ['g']);
+      await t.publish(message(topic, 1, 'k'));
+      let acked: Promise<void> | undefined;
+      const sub = await t.subscribe({
+        topic,
+        group: 'g',
+        maxInFlight: 8,
+        onDelivery: async (d) => {
+          frozen = true;
+          acked = d.ack();
+          await acked;
+        },
+        onError: () => {},
+      });
+      await waitUntil(() => acked !== undefined, 'the delivery');
+      const started = performance.now();
+      await sub.close();
+      // Without the cut-off it waits for the SDK's request timeout (requestTimeoutMs, 30 s).
+      expect(performance.now() - started).toBeLessThan(10_000);
+      expect(unanswered.length).toBeGreaterThanOrEqual(2); // the poll and the delete
+
+      // The delete never reached the broker: the event comes again after its visibility timeout.
+      const direct = await transport(settings);
+      const { got, request: again } = collect(topic, 'g');
+      const second = await direct.subscribe(again);
+      await waitUntil(() => got.length === 1, 'the event again');
+      await second.close();
+    } finally {
+      for (const res of unanswered) res.destroy();
+      proxy.close();
+    }
+  }, 30_000);
 
   it('uses a queue created earlier with other settings as it is', async () => {
     const topic = track(topicName('existing'), 'g');
