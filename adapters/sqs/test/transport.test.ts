@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, request, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   CreateQueueCommand,
@@ -33,6 +33,27 @@ function message(topic: string, seq: number, key?: string, body?: Uint8Array): O
     body: body ?? Buffer.from(`event ${seq}`),
     headers: { ce_id: `${topic}-${seq}`, seq: String(seq) },
   };
+}
+
+/** An HTTP proxy to the broker; `pass` sees each request first and may keep it (returning false). */
+async function forwarding(
+  target: URL,
+  pass: (req: IncomingMessage, res: ServerResponse) => boolean,
+): Promise<{ proxy: Server; port: number }> {
+  const proxy = createServer((req, res) => {
+    if (!pass(req, res)) return;
+    const upstream = request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  return { proxy, port: (proxy.address() as AddressInfo).port };
 }
 
 async function waitUntil(condition: () => boolean, what: string, ms = 20_000): Promise<void> {
@@ -361,22 +382,11 @@ describe.skipIf(!SQS_URL)('sqs: queues, fan-out discovery, limits and errors', (
 
   it('keeps one long poll open on an idle queue, not one per receiver', async () => {
     // A proxy in front of the broker counts the ReceiveMessage requests (each one is billed on SQS).
-    const target = new URL(options!.endpoint!);
     let receives = 0;
-    const proxy = createServer((req, res) => {
+    const { proxy, port } = await forwarding(new URL(options!.endpoint!), (req) => {
       if (String(req.headers['x-amz-target']).endsWith('.ReceiveMessage')) receives++;
-      const upstream = request(
-        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      upstream.on('error', () => res.destroy());
-      req.pipe(upstream);
+      return true;
     });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const port = (proxy.address() as AddressInfo).port;
     try {
       const topic = track(topicName('idle'), 'g');
       const t = createSqsTransport(`sqs://127.0.0.1:${port}?region=us-east-1`, {
@@ -408,27 +418,14 @@ describe.skipIf(!SQS_URL)('sqs: queues, fan-out discovery, limits and errors', (
     // ElasticMQ under load may leave a request unanswered for 21 s; a shutdown must not wait for it. The
     // proxy in front of the broker stops answering once the event is delivered: the next poll and the ack's
     // delete hang until close() cuts them off (waitTimeSeconds + 3 s for the polls, 3 s more for the acks).
-    const target = new URL(options!.endpoint!);
     let frozen = false;
     const unanswered: ServerResponse[] = [];
-    const proxy = createServer((req, res) => {
-      if (frozen) {
-        unanswered.push(res);
-        req.resume();
-        return;
-      }
-      const upstream = request(
-        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      upstream.on('error', () => res.destroy());
-      req.pipe(upstream);
+    const { proxy, port } = await forwarding(new URL(options!.endpoint!), (req, res) => {
+      if (!frozen) return true;
+      unanswered.push(res);
+      req.resume();
+      return false;
     });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const port = (proxy.address() as AddressInfo).port;
     try {
       const topic = track(topicName('stuck'), 'g');
       const settings = { waitTimeSeconds: 1, visibilityTimeoutMs: 2_000 };
