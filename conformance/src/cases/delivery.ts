@@ -119,6 +119,46 @@ const concurrencyLimit: ConformanceCase = {
 };
 
 /**
+ * `prefetch: 1`: one held delivery fills the window, and the events of other keys wait behind it at the
+ * instance or the broker. Once it settles, they must come without any new publish — an adapter that hands
+ * the next one over only when a message arrives (or before its settle is counted) stalls here at the tail,
+ * when the partition just settled has nothing more.
+ */
+const fullWindowRefills: ConformanceCase = {
+  name: 'full-window-refills',
+  requires: [],
+  timeoutMs: 60_000,
+  async run(ctx) {
+    const contract = testContract(ctx.topic());
+    const bus = await ctx.bus();
+    const ledger = new Ledger();
+    const order = new Map<string, number[]>();
+    await bus.provision(contract, { groups: ['g'] });
+    const sent = await publishKeyed(bus, contract, 24, 8, ledger);
+    let first = true;
+    await bus.subscribe(contract, { group: 'g', concurrency: 1, prefetch: 1 }, async (event, c) => {
+      if (first) {
+        first = false;
+        await sleep(400); // the window is full meanwhile
+      }
+      order.set(event.key, [...(order.get(event.key) ?? []), event.seq]);
+      ledger.complete(c.id);
+    });
+    await ctx.waitFor(
+      () => ledger.done(),
+      () => `${ledger.describe()} — with prefetch 1, nothing published after the first delivery`,
+    );
+    for (const [key, seqs] of order) {
+      const expected = sent.filter((e) => e.key === key).map((e) => e.seq);
+      check(
+        seqs.join() === expected.join(),
+        () => `key ${key} ran ${seqs.join(', ')} instead of ${expected.join(', ')}`,
+      );
+    }
+  },
+};
+
+/**
  * On a broker that takes unsettled deliveries back after a lease (SQS visibility timeout, Redis pending idle
  * time), a handler running 2.5 leases and a retry waiting 2.5 leases in backoff must not be handed to
  * anyone else: the core keeps them alive. Each event runs as often as the test makes it, in key order.
@@ -172,4 +212,10 @@ const leaseKeepAlive: ConformanceCase = {
   },
 };
 
-export const deliveryCases = [atLeastOnceThrow, retryThenDeadLetter, concurrencyLimit, leaseKeepAlive];
+export const deliveryCases = [
+  atLeastOnceThrow,
+  retryThenDeadLetter,
+  concurrencyLimit,
+  fullWindowRefills,
+  leaseKeepAlive,
+];
