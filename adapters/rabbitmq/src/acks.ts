@@ -1,11 +1,4 @@
-import type { Channel, ConsumeMessage } from 'amqplib';
-
-/** Received, not settled by the core yet (running, waiting, or left to come back when the channel closes). */
-const HELD = 0;
-/** Acked by the core this turn, not yet sent. */
-const ACKED = 1;
-/** Settled with the broker (acked on its own, or requeued). */
-const SETTLED = 2;
+import type { Channel, ConsumeMessage, Message } from 'amqplib';
 
 /**
  * The acknowledgements of one consumer channel. The acks of one event-loop turn go out together after it:
@@ -16,15 +9,21 @@ const SETTLED = 2;
  * With per-key ordering most acks of a turn are contiguous, so a busy partition sends one ack frame per
  * turn instead of one per delivery (the broker settles them in one step too). Every ack waits for the end
  * of its turn; it fails if the channel closed before.
+ *
+ * Delivery tags of a channel are consecutive (1, 2, 3, … — one consumer per channel), so only the held
+ * tags are kept: at most the channel's unacknowledged deliveries (its prefetch), however long one of them
+ * is held while the deliveries behind it are acked.
  */
 export class ChannelAcks {
   readonly #channel: Channel;
-  /** Deliveries not yet passed by a `multiple` ack, in delivery-tag order, from `#head`. */
-  #queue: ConsumeMessage[] = [];
-  #head = 0;
-  readonly #state = new Map<number, number>();
-  /** Acked this turn. */
-  #turn: ConsumeMessage[] = [];
+  /** The lowest tag no `multiple` ack has passed yet. */
+  #head = 1;
+  /** The highest tag received. */
+  #newest = 0;
+  /** Received and not settled by the core: running, waiting for their key, or left to come back. */
+  readonly #held = new Set<number>();
+  /** Acked this turn, not yet sent. */
+  readonly #acked = new Set<number>();
   #flushed: { promise: Promise<void>; resolve(): void; reject(error: unknown): void } | undefined;
 
   constructor(channel: Channel) {
@@ -33,14 +32,16 @@ export class ChannelAcks {
 
   /** Every delivery of the channel, as it arrives (before it is handed to the core). */
   received(message: ConsumeMessage): void {
-    this.#queue.push(message);
-    this.#state.set(message.fields.deliveryTag, HELD);
+    const tag = message.fields.deliveryTag;
+    this.#held.add(tag);
+    if (tag > this.#newest) this.#newest = tag;
   }
 
   /** Acknowledges `message` at the end of this turn. */
   ack(message: ConsumeMessage): Promise<void> {
-    this.#state.set(message.fields.deliveryTag, ACKED);
-    this.#turn.push(message);
+    const tag = message.fields.deliveryTag;
+    this.#held.delete(tag);
+    this.#acked.add(tag);
     if (!this.#flushed) {
       this.#flushed = settleLater();
       setImmediate(() => this.#flush());
@@ -51,41 +52,34 @@ export class ChannelAcks {
   /** Requeues `message` now (it leaves the run of held deliveries a `multiple` ack may not cross). */
   requeue(message: ConsumeMessage): void {
     this.#channel.nack(message, false, true);
-    this.#state.set(message.fields.deliveryTag, SETTLED);
+    this.#held.delete(message.fields.deliveryTag);
   }
 
   #flush(): void {
     const flushed = this.#flushed!;
-    const turn = this.#turn;
     this.#flushed = undefined;
-    this.#turn = [];
     try {
-      let last: ConsumeMessage | undefined;
-      while (this.#head < this.#queue.length) {
-        const message = this.#queue[this.#head]!;
-        const tag = message.fields.deliveryTag;
-        const state = this.#state.get(tag);
-        if (state === HELD) break;
-        if (state === ACKED) last = message;
-        this.#state.delete(tag);
+      // Every tag the head passes is settled: acked (now or before) or requeued.
+      let last = 0;
+      while (this.#head <= this.#newest && !this.#held.has(this.#head)) {
+        if (this.#acked.has(this.#head)) last = this.#head;
         this.#head++;
       }
-      if (last) this.#channel.ack(last, true);
-      for (const message of turn) {
-        const tag = message.fields.deliveryTag;
-        if (this.#state.get(tag) !== ACKED) continue; // covered by the multiple ack
-        this.#channel.ack(message);
-        this.#state.set(tag, SETTLED);
-      }
-      if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-        this.#queue = this.#queue.slice(this.#head);
-        this.#head = 0;
-      }
+      if (last > 0) this.#channel.ack(tagged(last), true);
+      // Behind a held delivery: one at a time.
+      for (const tag of this.#acked) if (tag >= this.#head) this.#channel.ack(tagged(tag));
       flushed.resolve();
     } catch (error) {
       flushed.reject(error);
+    } finally {
+      this.#acked.clear();
     }
   }
+}
+
+/** What amqplib reads of a message to acknowledge it. */
+function tagged(deliveryTag: number): Message {
+  return { fields: { deliveryTag } } as Message;
 }
 
 function settleLater(): { promise: Promise<void>; resolve(): void; reject(error: unknown): void } {
