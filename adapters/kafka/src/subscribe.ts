@@ -4,6 +4,7 @@ import {
   PartitionTracker,
   type SubscribeRequest,
   type TransportSubscription,
+  within,
 } from '@omnibus/core';
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { drainingAssigner } from './draining-assigner.ts';
@@ -13,18 +14,6 @@ import { OffsetTracker } from './offsets.ts';
 import type { KafkaOptions } from './options.ts';
 
 const sleep = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(resolve, ms, 'timeout').unref());
-
-/** True if `promise` settles within `ms`, false on time-out (the timer is cleared either way). */
-function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    const done = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    promise.then(done, done);
-  });
-}
 
 /**
  * True if `promise` is already settled (its reaction runs before this function's continuation), false if

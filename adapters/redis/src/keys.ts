@@ -158,14 +158,15 @@ function unpack(id: string, packed: Buffer, headers: Record<string, string>): vo
   } catch {
     parsed = undefined;
   }
-  if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
-    const values = parsed as Record<string, unknown>;
-    let strings = true;
-    for (const name in values) if (typeof values[name] !== 'string') strings = false;
-    if (strings) {
-      for (const name in values) if (!Object.hasOwn(headers, name)) headers[name] = values[name] as string;
-      return;
-    }
+  if (
+    parsed !== null &&
+    typeof parsed === 'object' &&
+    !Array.isArray(parsed) &&
+    Object.values(parsed).every((value) => typeof value === 'string')
+  ) {
+    for (const [name, value] of Object.entries(parsed as Record<string, string>))
+      if (!Object.hasOwn(headers, name)) headers[name] = value;
+    return;
   }
   headers[MALFORMED_HEADER] =
     `stream entry ${id} has an "${HEADERS}" field that is not a JSON object of string values: ${text}`;

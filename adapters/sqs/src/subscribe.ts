@@ -1,5 +1,5 @@
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
-import { type Logger, type SubscribeRequest, settleOnce } from '@omnibus/core';
+import { type Logger, type SubscribeRequest, settleOnce, within } from '@omnibus/core';
 import { Batcher } from './batcher.ts';
 import { decodeMessage } from './codec.ts';
 import { isQueueMissing, QueueMissingError, toBrokerError } from './errors.ts';
@@ -112,8 +112,8 @@ export class SqsSubscription {
           `[omnibus] [sqs] closing: a long poll of ${this.#queue.url} was not answered within waitTimeSeconds + ${CLOSE_GRACE_MS} ms; cut off (a message it brings is delivered again after its visibility timeout)`,
         );
         this.#cut.abort();
-        await polls;
       }
+      await polls; // a receive loop that failed fails close(), as before
       const deadline = performance.now() + CLOSE_GRACE_MS;
       while (this.#pending.size > 0) {
         const left = deadline - performance.now();
@@ -364,17 +364,4 @@ function outcomes(
     }
   }
   return result;
-}
-
-/** Whether `promise` settled within `ms` (it is left running either way). */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

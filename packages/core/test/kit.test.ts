@@ -7,6 +7,7 @@ import {
   partitionOf,
   settleOnce,
   type Transport,
+  within,
 } from '../src/index.ts';
 import { publishAll } from '../src/publish-batch.ts';
 
@@ -124,5 +125,18 @@ describe('publishAll without a batch-capable transport', () => {
       expect.stringMatching(/not sent: an earlier event of key "b" in this batch failed/),
       undefined,
     ]);
+  });
+});
+
+describe('within', () => {
+  it('is true when the promise settles in time, rejected too, and false when it does not', async () => {
+    expect(await within(Promise.resolve(1), 50)).toBe(true);
+    expect(await within(Promise.reject(new Error('no')), 50)).toBe(true);
+    expect(await within(new Promise(() => {}), 20)).toBe(false);
+    let late!: () => void;
+    const pending = new Promise<void>((resolve) => (late = resolve));
+    const waited = within(pending, 1_000);
+    late();
+    expect(await waited).toBe(true);
   });
 });

@@ -3,3 +3,4 @@ export { hashKey, partitionOf } from './hash.ts';
 export { assertPublishable } from './limits.ts';
 export { PartitionTracker } from './partitions.ts';
 export { type DeliveryInit, type SettleActions, settleOnce } from './settle.ts';
+export { within } from './within.ts';
